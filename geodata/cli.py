@@ -1,0 +1,157 @@
+"""Command line: ``python -m geodata assign | validate | fetch-nuts``.
+
+Exit codes: 0 ran; 1 validate found rejected rows; 2 unreadable input or missing NUTS data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geodata import nuts, placement, records, vocab
+from geodata.readers import SOURCE_ROW, InputError, RawTable, canonical_column, read_table
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except (InputError, nuts.NutsDataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m geodata", description=__doc__)
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    assign = sub.add_parser("assign", help="add NUTS 0-3 codes to each row of a facility file or CSV")
+    assign.add_argument("input", type=Path, metavar="INPUT")
+    assign.add_argument("--out", type=Path, required=True, metavar="OUTPUT", help="CSV to write")
+    _add_nuts_options(assign)
+    assign.add_argument("--tolerance-km", type=float, default=10.0, help="snap distance (default 10)")
+    assign.set_defaults(run=_assign)
+
+    validate = sub.add_parser("validate", help="report every problem per row; exit 1 if any row is rejected")
+    validate.add_argument("input", type=Path, metavar="INPUT")
+    validate.add_argument("--rejected", type=Path, metavar="CSV", help="write the rejected rows here")
+    validate.set_defaults(run=_validate)
+
+    fetch = sub.add_parser("fetch-nuts", help="download NUTS boundaries from GISCO into the cache")
+    _add_nuts_options(fetch)
+    fetch.add_argument("--labels", action="store_true", help="also fetch the label points")
+    fetch.set_defaults(run=_fetch)
+    return parser
+
+
+def _add_nuts_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--year", type=int, choices=vocab.NUTS_YEARS, default=2021, help="NUTS version")
+    parser.add_argument("--scale", choices=vocab.NUTS_SCALES, default="20M", help="boundary scale")
+
+
+def _locating_columns(raw: RawTable) -> pd.DataFrame:
+    """Coordinates, country, postcode and nuts3 from any table, parsed leniently per row."""
+    by_name = {records.COLUMN_ALIASES.get(canonical_column(c), canonical_column(c)): c for c in raw.columns}
+    if not ({"latitude", "longitude"} <= by_name.keys() or {"postcode", "nuts3"} & by_name.keys()):
+        raise InputError(
+            f"{raw.path}: no latitude/longitude columns (nor postcode or nuts3) to place rows by. "
+            f"Columns found: {', '.join(raw.columns)}."
+        )
+    frame = pd.DataFrame(index=raw.frame.index)
+    notes = [""] * len(raw.frame)
+
+    def column(name: str) -> pd.Series:
+        if name in by_name:
+            return raw.frame[by_name[name]].astype(str).str.strip()
+        return pd.Series("", index=raw.frame.index, dtype=object)
+
+    for name, limit in (("latitude", 90), ("longitude", 180)):
+        values = []
+        for i, text in enumerate(column(name)):
+            try:
+                number = records.parse_number(text, True) if text else np.nan
+            except ValueError:
+                number = np.nan
+                notes[i] += f"{name} {text!r} is not a number; "
+            if abs(number) > limit:
+                notes[i] += f"{name} {text} is outside -{limit}..{limit}; "
+                number = np.nan
+            values.append(number)
+        frame[name] = pd.array(values, dtype="Float64")
+    country = column("country").str.upper().replace(vocab.ISO_TO_EUROSTAT)
+    frame["country"] = country.where(country != "", None)
+    frame["postcode"] = column("postcode").where(column("postcode") != "", None)
+    nuts3 = column("nuts3").str.upper().str.replace(" ", "")
+    frame["nuts3"] = nuts3.where(nuts3 != "", None)
+    frame["input_note"] = [note.rstrip("; ") for note in notes]
+    return frame
+
+
+def _assign(args: argparse.Namespace) -> int:
+    raw = read_table(args.input)
+    located = _locating_columns(raw)
+    placed = placement.place(located, args.year, args.scale, args.tolerance_km)
+    out = raw.frame.drop(columns=[SOURCE_ROW]).copy()
+    for col in placement.PLACEMENT_COLUMNS:
+        out[col] = placed[col].to_numpy()
+    bad_input = located["input_note"] != ""
+    out.loc[bad_input, "nuts_note"] = (
+        located.loc[bad_input, "input_note"] + "; " + out.loc[bad_input, "nuts_note"].astype(str)
+    ).str.rstrip("; ")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    out.to_csv(args.out, index=False, encoding="utf-8")
+    counts = out["nuts_match"].value_counts()
+    swapped = out["nuts_note"].str.contains("look swapped", regex=False).sum()
+    other_country = out["nuts_note"].str.contains("but the record states", regex=False).sum()
+    print(
+        f"{args.input}: {len(out)} rows -> {args.out} (NUTS {args.year}, 1:{args.scale}, "
+        f"tolerance {args.tolerance_km:g} km)\n"
+        f"  within {counts.get(placement.WITHIN, 0)}, nearest {counts.get(placement.NEAREST, 0)}, "
+        f"unmatched {counts.get(placement.UNMATCHED, 0)} (swapped coordinates {swapped}); "
+        f"region in another country than stated {other_country}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    table = records.load_facilities(args.input)
+    for problem in table.problems:
+        tag = "error" if problem.severity == "error" else "note"
+        print(f"{tag}: {problem}")
+    n_rows = len(table.facilities) + len(table.rejected)
+    print(
+        f"{args.input}: {n_rows} rows, {len(table.facilities)} valid, {len(table.rejected)} rejected "
+        f"({len(table.errors)} errors, {len(table.problems) - len(table.errors)} notes)",
+        file=sys.stderr,
+    )
+    if args.rejected is not None:
+        table.rejected.to_csv(args.rejected, index=False, encoding="utf-8")
+        print(f"rejected rows written to {args.rejected}", file=sys.stderr)
+    return 1 if len(table.rejected) else 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    kinds = ("RG", "LB") if args.labels else ("RG",)
+    for kind in kinds:
+        for level in vocab.NUTS_LEVELS:
+            key = nuts.NutsKey(args.year, level, args.scale, kind)
+            found = nuts.find_file(key)
+            if found:
+                print(f"{key.level_file()}: already at {found[0]}", file=sys.stderr)
+                continue
+            print(f"{key.level_file()}: downloading from GISCO", file=sys.stderr)
+            path = nuts.fetch(key, progress=nuts.print_progress)
+            print(f"\n  saved {path}", file=sys.stderr)
+    print(f"Boundaries: {nuts.SOURCE}. {nuts.ATTRIBUTION}.", file=sys.stderr)
+    return 0
