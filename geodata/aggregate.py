@@ -157,12 +157,14 @@ def aggregate(
     audience: str = "official",
     min_companies: int = MIN_COMPANIES,
     dominance: float = DOMINANCE_SHARE,
+    all_regions: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Metrics per NUTS region of ``level`` for the sites matching ``filters``.
 
-    One row per region holding at least one site of the dataset (zero where none match);
-    regions of countries outside a country filter are left out. Columns: the metric codes
-    of vocab.METRICS, plus ``suppressed`` (why all values are withheld, or '') and
+    One row per region holding at least one site of the dataset (zero where none match), plus,
+    when ``all_regions`` (codes of this level) is given, a zero row for each of those regions in a
+    country the dataset covers; regions of countries outside a country filter are left out.
+    Columns: the metric codes of vocab.METRICS, plus ``suppressed`` (why all values are withheld, or '') and
     ``capacity_suppressed`` (why capacity values are withheld). For audience 'public', withheld
     values are NaN; for 'official' they are shown and only the reasons are given.
     Capacity in doses/month; specialisation is a location quotient (NaN without a stage filter).
@@ -196,8 +198,16 @@ def aggregate(
     table["capacity_suppressed"] = np.where(
         few, table["suppressed"], np.where(dominant, SUPPRESSED_DOMINANT.format(p=dominance), "")
     )
+    if all_regions is not None:
+        covered = set(np.unique(index.country))
+        extra = [c for c in all_regions if c[:2] in covered and c not in table.index]
+        zeros = pd.DataFrame(0, index=pd.Index(extra, name=table.index.name), columns=table.columns)
+        zeros[["suppressed", "capacity_suppressed"]] = ""
+        zeros["specialisation"] = np.nan
+        table = pd.concat([table, zeros.astype(table.dtypes.to_dict())]).sort_index()
     if filters.countries:
-        table = table[np.isin(np.char.ljust(codes, 2).astype("U2"), filters.countries)]
+        prefix = table.index.str.slice(0, 2)
+        table = table[prefix.isin(filters.countries)]
     if audience == "public":
         metrics = list(vocab.METRICS)
         table[metrics] = table[metrics].astype(float)

@@ -79,7 +79,8 @@ def _locating_columns(raw: RawTable) -> pd.DataFrame:
         values = []
         for i, text in enumerate(column(name)):
             try:
-                number = records.parse_number(text, True) if text else np.nan
+                # decimal comma only when there is one: '48.137' is degrees, not 48137
+                number = records.parse_number(text, "," in text) if text else np.nan
             except ValueError:
                 number = np.nan
                 notes[i] += f"{name} {text!r} is not a number; "

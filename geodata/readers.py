@@ -114,11 +114,13 @@ def _read_csv(path: Path) -> RawTable:
 
 def _read_excel(path: Path) -> RawTable:
     try:
-        frame = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
+        # header=None: pandas would rename a repeated column to 'name.1' and hide the duplicate
+        frame = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl", header=None)
     except Exception as exc:  # openpyxl raises many types for damaged workbooks
         raise InputError(f"{path}: not a readable Excel workbook ({exc}).") from exc
-    header = [str(c).strip() for c in frame.columns]
+    header = [str(c).strip() for c in frame.iloc[0]] if len(frame) else []
     _check_header(path, header)
+    frame = frame.iloc[1:].reset_index(drop=True)
     frame.columns = header
     frame = frame.fillna("").astype(str)
     frame[SOURCE_ROW] = range(2, len(frame) + 2)

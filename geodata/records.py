@@ -350,7 +350,9 @@ def _coordinates(cells: dict[str, str], comma: bool, report: Reporter, record: d
     values = {}
     for field, text, limit in (("latitude", lat_text, 90), ("longitude", lon_text, 180)):
         try:
-            number = parse_number(text, True) if comma or "," in text else parse_number(text, False)
+            # A comma in degrees is decimal; a dot never groups thousands (|degrees| <= 180),
+            # so '48.137' in a ';' file is 48.137, not 48137.
+            number = parse_number(text, "," in text)
         except ValueError:
             report(field, text, "not a number in decimal degrees (WGS84)")
             continue

@@ -1,0 +1,74 @@
+/* Map styling for the Vaccine Capacity Atlas (dash-leaflet functions, referenced as atlas.*).
+   Per-update data arrive in `context.hideout`: {key, cls: [class per region], colors: [...]}
+   for regions, {bits: base64 bitset, n} for sites. Shapes are loaded once per NUTS version/level. */
+window.atlas = Object.assign({}, window.atlas, (function () {
+  const ZERO = -1, NO_DATA = -2, WITHHELD = -3;
+  const FILL = {};
+  FILL[ZERO] = '#ffffff'; FILL[NO_DATA] = '#e4e4e4'; FILL[WITHHELD] = '#b8b8b8';
+
+  let bitsText = null, bits = null;
+  function matches(hideout, i) {
+    if (!hideout || !hideout.bits) { return false; }
+    if (hideout.bits !== bitsText) {  // decode once per update, not once per point
+      const raw = atob(hideout.bits);
+      bits = new Uint8Array(raw.length);
+      for (let j = 0; j < raw.length; j++) { bits[j] = raw.charCodeAt(j); }
+      bitsText = hideout.bits;
+    }
+    return (bits[i >> 3] >> (7 - (i & 7))) & 1;
+  }
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c]));
+  }
+
+  return {
+    regionStyle: function (feature, context) {
+      const h = context.hideout || {};
+      const p = feature.properties;
+      const c = (h.key === p.k && h.cls) ? h.cls[p.i] : NO_DATA;
+      const fill = c >= 0 ? h.colors[c] : FILL[c];
+      return {
+        fillColor: fill, fillOpacity: c === NO_DATA ? 0.55 : 0.9,
+        color: c === WITHHELD ? '#6b6b6b' : '#8c8c8c', weight: c === ZERO ? 0.6 : 0.4,
+        dashArray: c === WITHHELD ? '2 3' : null,
+      };
+    },
+    regionHover: function () { return {weight: 2.5, color: '#222222'}; },
+    basemapStyle: function (feature) {
+      return feature.properties.covered
+        ? {fillColor: '#f4f2ec', fillOpacity: 1, color: '#7a7a7a', weight: 1.2}
+        : {fillColor: '#d9d9d6', fillOpacity: 1, color: '#b5b5b0', weight: 0.8};
+    },
+    siteFilter: function (feature, context) {
+      return feature.properties.cluster ? true : Boolean(matches(context.hideout, feature.properties.i));
+    },
+    sitePoint: function (feature, latlng) {
+      const p = feature.properties;
+      const marker = L.circleMarker(latlng, {
+        radius: 5, fillColor: p.colour, fillOpacity: 0.95, color: '#1f1f1f', weight: p.approx ? 1.5 : 0.6,
+        dashArray: p.approx ? '2 2' : null,
+      });
+      const who = p.company ? escapeHtml(p.company) : '<i>company not public</i>';
+      const where = p.city ? escapeHtml(p.city) : '';
+      const approx = p.approx ? '<br><i>placed at the region centre (no coordinates)</i>' : '';
+      marker.bindTooltip(`<b>${who}</b><br>${where}<br>${p.stages.map(escapeHtml).join(', ')}${approx}`);
+      return marker;
+    },
+    siteCluster: function (feature, latlng, index, context) {
+      // Clusters are built once from all sites; count only the sites matching the filters.
+      const leaves = index.getLeaves(feature.properties.cluster_id, Infinity);
+      let n = 0;
+      for (const leaf of leaves) { if (matches(context.hideout, leaf.properties.i)) { n++; } }
+      if (n === 0) { return L.layerGroup(); }
+      const size = n < 10 ? 'small' : (n < 100 ? 'medium' : 'large');
+      return L.marker(latlng, {icon: L.divIcon({
+        html: '<div><span>' + n + '</span></div>', className: 'marker-cluster marker-cluster-' + size,
+        iconSize: L.point(36, 36)})});
+    },
+    jump: function (target, targets) {
+      const bounds = targets && targets[target];
+      if (!bounds) { return window.dash_clientside.no_update; }
+      return {bounds: bounds, transition: 'flyToBounds', options: {duration: 0.6}};
+    },
+  };
+})());

@@ -1,0 +1,1 @@
+"""The Dash application: layout, component ids, callbacks, routes and exports."""

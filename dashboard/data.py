@@ -1,0 +1,127 @@
+"""The dashboard's data access: one facility file, placed per NUTS version, results cached.
+
+Everything here is computed on first use and kept for the life of the app (keyed by its
+arguments); callbacks only call these methods. No dash import.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geodata import nuts, placement, records, vocab
+from geodata.aggregate import Filters, SiteIndex, aggregate, summary
+from layers import geometry
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_FILE = ROOT / "data" / "sample_facilities.csv"
+
+
+@dataclass(frozen=True)
+class Payload:
+    """Bytes served to the browser once, with their ETag."""
+
+    gzipped: bytes
+    etag: str
+
+
+def _payload(obj: object) -> Payload:
+    raw = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return Payload(gzip.compress(raw, 6, mtime=0), hashlib.sha256(raw).hexdigest()[:20])
+
+
+class AtlasData:
+    """A facility file and everything derived from it for the screen."""
+
+    def __init__(
+        self,
+        facility_path: str | Path = SAMPLE_FILE,
+        audience: str = "public",
+        scale: str = "20M",
+        tolerance_km: float = 10.0,
+    ) -> None:
+        self.path = Path(facility_path)
+        self.audience = audience
+        self.scale = scale
+        self.tolerance_km = tolerance_km
+        self.table = records.load_facilities(self.path)
+        self.is_sample = self.path.resolve() == SAMPLE_FILE.resolve()
+        self.facilities = self.table.facilities
+        self.countries = sorted(set(self.facilities["country"].dropna()))
+        self.map_countries = sorted(set(vocab.EU_MEMBER_STATES) | set(self.countries))
+        # bound-method caches: results live as long as this object
+        self.placed = functools.cache(self._placed)
+        self.index = functools.cache(self._index)
+        self.regions = functools.lru_cache(maxsize=256)(self._regions)
+        self.region_geojson = functools.cache(self._region_geojson)
+        self.basemap_geojson = functools.cache(self._basemap_geojson)
+        self.sites_geojson = functools.cache(self._sites_geojson)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def survey_period(self) -> str:
+        dates = self.facilities["survey_date"].dropna()
+        if dates.empty:
+            return "survey date not given"
+        first, last = dates.min().date(), dates.max().date()
+        return f"surveyed {first:%d %b %Y}" if first == last else f"surveyed {first:%d %b} – {last:%d %b %Y}"
+
+    def _placed(self, version: int) -> pd.DataFrame:
+        return placement.place(self.facilities, version, self.scale, self.tolerance_km)
+
+    def _index(self, version: int) -> SiteIndex:
+        return SiteIndex.from_placed(self.placed(version))
+
+    def _regions(self, version: int, level: int, filters: Filters) -> pd.DataFrame:
+        """Per-region metrics under the audience's disclosure rules (cached)."""
+        regions = nuts.load(version, level, self.scale)["NUTS_ID"].tolist()
+        return aggregate(self.index(version), level, filters, audience=self.audience, all_regions=regions)
+
+    def summary(self, version: int, filters: Filters) -> dict[str, float]:
+        return summary(self.index(version), filters)
+
+    def unplaced(self, version: int) -> int:
+        return int(self.placed(version)["nuts3"].isna().sum())
+
+    def region_order(self, version: int, level: int) -> list[str]:
+        return geometry.region_order(nuts.load(version, level, self.scale), self.map_countries)
+
+    def geometry_key(self, version: int, level: int) -> str:
+        return f"{version}-{level}"
+
+    def _region_geojson(self, version: int, level: int) -> Payload:
+        regions = nuts.load(version, level, self.scale)
+        key = self.geometry_key(version, level)
+        return _payload(geometry.regions_geojson(regions, key, self.map_countries))
+
+    def _basemap_geojson(self, version: int) -> Payload:
+        return _payload(geometry.basemap_geojson(nuts.load(version, 0, self.scale), self.map_countries))
+
+    def _sites_geojson(self, version: int) -> Payload:
+        placed = self.placed(version)
+        show = self.show_company(placed)
+        return _payload(geometry.sites_geojson(placed, self.index(version).row.tolist(), show))
+
+    def show_company(self, placed: pd.DataFrame) -> np.ndarray:
+        """Whether each site's company may be named to this audience."""
+        if self.audience == "official":
+            return np.ones(len(placed), dtype=bool)
+        return placed["public_listing"].fillna(False).to_numpy(dtype=bool)
+
+    def names(self, version: int) -> pd.Series:
+        return nuts.names(version, self.scale)
+
+    def jump_targets(self, version: int) -> dict[str, list[list[float]]]:
+        """Bounds of continental Europe and of each outermost region, for the jump control."""
+        targets = {"europe": geometry.EUROPE_BOUNDS}
+        targets.update(geometry.bounds_of(nuts.load(version, 2, self.scale), geometry.OUTERMOST))
+        return targets

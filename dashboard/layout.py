@@ -1,0 +1,248 @@
+"""The page, as a pure function of what the dataset offers (no callbacks, no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dash_bootstrap_components as dbc
+import dash_leaflet as dl
+from dash import dcc, html
+
+from dashboard.ids import Ids
+from geodata import nuts, vocab
+from layers import geometry
+from layers.classify import DEFAULT_K, DEFAULT_SCHEME, K_RANGE, SCHEMES
+
+PRODUCT = "Vaccine Capacity Atlas"
+DEFAULT_LEVEL = 2
+DEFAULT_VERSION = 2021
+DEFAULT_METRIC = "facilities"
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    """What the header and filters need to know about the loaded dataset."""
+
+    dataset: str
+    is_sample: bool
+    sites: int
+    companies: int
+    rejected_rows: int
+    survey_period: str
+    audience: str
+    countries: list[str]
+    jump_targets: dict[str, list[list[float]]]
+    sites_legend: dict[str, str]
+
+
+def _options(codes: dict[str, str]) -> list[dict[str, str]]:
+    return [{"label": label, "value": code} for code, label in codes.items()]
+
+
+def _multi(id_: str, title: str, options: list[dict[str, str]]) -> html.Div:
+    return html.Div(
+        [
+            dbc.Label(title, html_for=id_, className="filter-label"),
+            dcc.Dropdown(id=id_, options=options, value=[], multi=True, placeholder="All"),
+        ],
+        className="mb-2",
+    )
+
+
+def header(info: PageInfo) -> html.Header:
+    badges = []
+    if info.is_sample:
+        badges.append(
+            dbc.Badge("Fictional sample data", color="warning", text_color="dark", className="me-2")
+        )
+    if info.audience == "public":
+        badges.append(
+            dbc.Badge(
+                "Public view: values from fewer than 3 companies are withheld",
+                color="secondary",
+                className="me-2",
+            )
+        )
+    else:
+        badges.append(dbc.Badge("Task-force view: confidential", color="danger", className="me-2"))
+    if info.rejected_rows:
+        badges.append(
+            dbc.Badge(
+                f"{info.rejected_rows} rows rejected: run python -m geodata validate {info.dataset}",
+                color="danger",
+                className="me-2",
+            )
+        )
+    data_line = (
+        f"{info.dataset} · {info.sites:,} sites of {info.companies:,} companies · {info.survey_period} · "
+        f"NUTS boundaries: {nuts.SOURCE} · {nuts.ATTRIBUTION}"
+    )
+    return html.Header(
+        [
+            html.Div(
+                [html.H1(PRODUCT, className="atlas-title"), html.Div(badges, className="atlas-badges")],
+                className="d-flex align-items-center flex-wrap gap-3",
+            ),
+            html.Div(data_line, className="atlas-dataline", id="data-line"),
+        ],
+        className="atlas-header",
+    )
+
+
+def filter_panel(info: PageInfo) -> html.Div:
+    metric_options = [{"label": label, "value": code} for code, (label, _unit) in vocab.METRICS.items()]
+    country_options = [
+        {"label": f"{vocab.EU_MEMBER_STATES.get(c, c)} ({c})", "value": c} for c in info.countries
+    ]
+    return html.Div(
+        [
+            dbc.Label("NUTS level", html_for=Ids.LEVEL, className="filter-label"),
+            dbc.RadioItems(
+                id=Ids.LEVEL,
+                options=[{"label": f"{lv}", "value": lv} for lv in vocab.NUTS_LEVELS],
+                value=DEFAULT_LEVEL,
+                inline=True,
+                className="mb-2",
+            ),
+            dbc.Label("NUTS version", html_for=Ids.VERSION, className="filter-label"),
+            dbc.RadioItems(
+                id=Ids.VERSION,
+                options=[{"label": str(y), "value": y} for y in vocab.NUTS_YEARS],
+                value=DEFAULT_VERSION,
+                inline=True,
+                className="mb-2",
+            ),
+            dbc.Label("Metric", html_for=Ids.METRIC, className="filter-label"),
+            dcc.Dropdown(id=Ids.METRIC, options=metric_options, value=DEFAULT_METRIC, clearable=False),
+            html.Hr(),
+            _multi(Ids.STAGE, "Production stage", _options(vocab.STAGES)),
+            _multi(Ids.BOTTLENECK, "Bottleneck", _options(vocab.BOTTLENECKS)),
+            _multi(Ids.PLATFORM, "Vaccine platform", _options(vocab.PLATFORMS)),
+            _multi(Ids.COUNTRY, "Country", country_options),
+            _multi(Ids.SIZE, "Company size", _options(vocab.COMPANY_SIZES)),
+            html.Hr(),
+            dbc.Label("Classes", html_for=Ids.SCHEME, className="filter-label"),
+            dcc.Dropdown(
+                id=Ids.SCHEME,
+                options=[{"label": label, "value": code} for code, label in SCHEMES.items()],
+                value=DEFAULT_SCHEME,
+                clearable=False,
+            ),
+            dcc.Slider(
+                id=Ids.K,
+                min=K_RANGE[0],
+                max=K_RANGE[1],
+                step=1,
+                value=DEFAULT_K,
+                marks={k: str(k) for k in range(K_RANGE[0], K_RANGE[1] + 1)},
+                className="mt-2",
+            ),
+            dbc.Switch(id=Ids.POINTS, label="Show sites on the map", value=False, className="mt-2"),
+            html.Hr(),
+            dbc.Button(
+                "Download sites (CSV)", id=Ids.EXPORT_SITES, color="primary", size="sm", className="me-2"
+            ),
+            dbc.Button(
+                "Download regions (CSV)", id=Ids.EXPORT_REGIONS, color="primary", size="sm", outline=True
+            ),
+            dcc.Download(id=Ids.DOWNLOAD_SITES),
+            dcc.Download(id=Ids.DOWNLOAD_REGIONS),
+        ],
+        className="atlas-filters",
+    )
+
+
+def _jump_control(info: PageInfo) -> html.Div:
+    options = [{"label": "Continental Europe", "value": "europe"}] + [
+        {"label": name, "value": code}
+        for code, name in geometry.OUTERMOST.items()
+        if code in info.jump_targets
+    ]
+    return html.Div(
+        [
+            dcc.Dropdown(id=Ids.JUMP, options=options, value="europe", clearable=False, searchable=False),
+            dcc.Store(id=Ids.JUMP_TARGETS, data=info.jump_targets),
+        ],
+        className="atlas-jump",
+        title="Go to an outermost region",
+    )
+
+
+def map_panel(info: PageInfo) -> html.Div:
+    (south, west), (north, east) = geometry.EUROPE_BOUNDS
+    leaflet_map = dl.MapContainer(
+        id=Ids.MAP,
+        bounds=geometry.EUROPE_BOUNDS,
+        center=[(south + north) / 2, (west + east) / 2],
+        zoomSnap=0.25,
+        zoomDelta=0.5,
+        minZoom=2,
+        maxZoom=11,
+        preferCanvas=True,
+        attributionControl=False,
+        style={"height": "100%", "width": "100%", "background": "#d5e6f0"},
+        children=[
+            dl.Pane(name="base", style={"zIndex": 300}),
+            dl.GeoJSON(id=Ids.BASEMAP, style={"variable": "atlas.basemapStyle"}, interactive=False),
+            dl.GeoJSON(
+                id=Ids.REGIONS,
+                style={"variable": "atlas.regionStyle"},
+                hoverStyle={"variable": "atlas.regionHover"},
+                hideout={},
+            ),
+            dl.GeoJSON(
+                id=Ids.SITES,
+                cluster=True,
+                superClusterOptions={"radius": 50, "maxZoom": 11},
+                pointToLayer={"variable": "atlas.sitePoint"},
+                clusterToLayer={"variable": "atlas.siteCluster"},
+                filter={"variable": "atlas.siteFilter"},
+                hideout={},
+            ),
+        ],
+    )
+    return html.Div(
+        [
+            leaflet_map,
+            html.Div(id=Ids.LEGEND, className="atlas-legend atlas-overlay"),
+            html.Div("Hover over a region", id=Ids.INFO, className="atlas-info atlas-overlay", role="status"),
+            _jump_control(info),
+            html.Div(
+                [
+                    html.Span("Sites by first stage: ", className="fw-semibold"),
+                    *[
+                        html.Span([html.I(className="dot", style={"background": colour}), vocab.STAGES[code]])
+                        for code, colour in info.sites_legend.items()
+                    ],
+                ],
+                className="atlas-sites-legend atlas-overlay",
+                id="sites-legend",
+            ),
+            html.Div(nuts.ATTRIBUTION, className="atlas-attribution"),
+        ],
+        className="atlas-map",
+    )
+
+
+def summary_cards() -> html.Div:
+    return html.Div(id=Ids.SUMMARY, className="atlas-summary")
+
+
+def build_layout(info: PageInfo) -> html.Div:
+    """The whole page."""
+    return html.Div(
+        [
+            header(info),
+            html.Div(
+                [
+                    html.Aside(filter_panel(info), className="atlas-aside"),
+                    html.Main(
+                        [summary_cards(), map_panel(info), html.Div(id=Ids.STATUS, className="atlas-status")],
+                        className="atlas-main",
+                    ),
+                ],
+                className="atlas-body",
+            ),
+        ],
+        className="atlas-page",
+    )

@@ -1,0 +1,51 @@
+"""Flask routes that send geometry to the browser once, gzipped and cacheable."""
+
+from __future__ import annotations
+
+import gzip
+
+from flask import Flask, Response, abort, request
+
+from dashboard.data import AtlasData, Payload
+from geodata import vocab
+
+CACHE_SECONDS = 7 * 24 * 3600
+
+
+def _send(payload: Payload) -> Response:
+    etag = f'"{payload.etag}"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"public, max-age={CACHE_SECONDS}, immutable",
+        "Vary": "Accept-Encoding",
+    }
+    if request.headers.get("If-None-Match") == etag:
+        return Response(status=304, headers=headers)
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        return Response(
+            payload.gzipped, mimetype="application/geo+json", headers={**headers, "Content-Encoding": "gzip"}
+        )
+    return Response(gzip.decompress(payload.gzipped), mimetype="application/geo+json", headers=headers)
+
+
+def register(server: Flask, data: AtlasData) -> None:
+    """/atlas/geo/regions-<version>-<level>.json, basemap-<version>.json, sites-<version>.json."""
+
+    def version_ok(version: int) -> int:
+        if version not in vocab.NUTS_YEARS:
+            abort(404)
+        return version
+
+    @server.route("/atlas/geo/regions-<int:version>-<int:level>.json")
+    def region_shapes(version: int, level: int) -> Response:
+        if level not in vocab.NUTS_LEVELS:
+            abort(404)
+        return _send(data.region_geojson(version_ok(version), level))
+
+    @server.route("/atlas/geo/basemap-<int:version>.json")
+    def basemap_shapes(version: int) -> Response:
+        return _send(data.basemap_geojson(version_ok(version)))
+
+    @server.route("/atlas/geo/sites-<int:version>.json")
+    def site_points(version: int) -> Response:
+        return _send(data.sites_geojson(version_ok(version)))

@@ -1,0 +1,154 @@
+"""Pure builders of what callbacks return: filters from inputs, map payload, cards, legend, info.
+
+Each is a function of the dataset and the inputs; callbacks only unpack, call and return.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import dash_bootstrap_components as dbc
+from dash import html
+
+from dashboard.data import AtlasData
+from dashboard.exports import provenance, regions_table, sites_table, to_csv_bytes
+from geodata import vocab
+from geodata.aggregate import Filters
+from layers import bitset, choropleth
+from layers.choropleth import LegendEntry
+
+
+def filters_from(
+    stages: list[str] | None,
+    bottlenecks: list[str] | None,
+    platforms: list[str] | None,
+    countries: list[str] | None,
+    sizes: list[str] | None,
+) -> Filters:
+    return Filters(
+        stages=tuple(stages or ()),
+        bottlenecks=tuple(bottlenecks or ()),
+        platforms=tuple(platforms or ()),
+        countries=tuple(countries or ()),
+        sizes=tuple(sizes or ()),
+    )
+
+
+@dataclass(frozen=True)
+class MapUpdate:
+    regions_url: str
+    hideout: dict[str, object]
+    legend: html.Div
+    cards: list[dbc.Card]
+
+
+def geo_url(kind: str, version: int, level: int | None, etag: str) -> str:
+    suffix = f"{version}-{level}" if level is not None else f"{version}"
+    return f"/atlas/geo/{kind}-{suffix}.json?v={etag}"
+
+
+def map_update(
+    data: AtlasData, version: int, level: int, metric: str, filters: Filters, scheme: str, k: int
+) -> MapUpdate:
+    table = data.regions(version, level, filters)
+    order = data.region_order(version, level)
+    result = choropleth.build(table, order, metric, scheme, k)
+    url = geo_url("regions", version, level, data.region_geojson(version, level).etag)
+    hideout = result.hideout(data.geometry_key(version, level))
+    return MapUpdate(url, hideout, legend(metric, result.legend, filters), cards(data, version, filters))
+
+
+def legend(metric: str, entries: list[LegendEntry], filters: Filters) -> html.Div:
+    label, unit = vocab.METRICS[metric]
+    rows = [
+        html.Div(
+            [
+                html.I(className=f"swatch swatch-{e.kind}", style={"background": e.colour}),
+                html.Span(e.label, className="legend-range"),
+                html.Span(f"{e.count:,}", className="legend-count"),
+            ],
+            className="legend-row",
+        )
+        for e in entries
+        if e.kind == "class" or e.count
+    ]
+    note = []
+    if metric == "specialisation" and not filters.stages:
+        note = [html.Div("Select a production stage to see specialisation.", className="legend-note")]
+    return html.Div(
+        [
+            html.Div(f"{label}", className="legend-title"),
+            html.Div(unit, className="legend-unit"),
+            *rows,
+            *note,
+        ]
+    )
+
+
+def cards(data: AtlasData, version: int, filters: Filters) -> list[dbc.Card]:
+    totals = data.summary(version, filters)
+    capacity_note = "withheld in public view" if data.audience == "public" else "doses/month"
+    figures = [
+        ("Sites", f"{totals['facilities']:,}", "matching the filters"),
+        ("Companies", f"{totals['companies']:,}", "with a matching site"),
+        ("Countries", f"{totals['countries']:,}", "with a matching site"),
+    ]
+    if data.audience == "official":
+        figures += [
+            ("Capacity", choropleth.format_value("capacity", totals["capacity"]), "total"),
+            (
+                "Available",
+                choropleth.format_value("available_capacity", totals["available_capacity"]),
+                "free",
+            ),
+        ]
+    else:
+        figures += [("Capacity", "see map", capacity_note)]
+    return [
+        dbc.Card(
+            dbc.CardBody(
+                [
+                    html.Div(title, className="card-title"),
+                    html.Div(value, className="card-value"),
+                    html.Small(sub),
+                ]
+            ),
+            className="atlas-card",
+            id=f"card-{title.lower()}",
+        )
+        for title, value, sub in figures
+    ]
+
+
+def region_info(data: AtlasData, version: int, level: int, metric: str, filters: Filters, code: str) -> list:
+    table = data.regions(version, level, filters)
+    row = table.loc[code] if code in table.index else None
+    name = str(data.names(version).get(code, code))
+    lines = choropleth.hover_lines(code, name, metric, row, stage_filter=bool(filters.stages))
+    return [html.Div(lines[0], className="info-title"), *[html.Div(line) for line in lines[1:]]]
+
+
+def sites_hideout(data: AtlasData, version: int, filters: Filters) -> dict[str, object]:
+    mask = data.index(version).mask(filters)
+    return {"bits": bitset.encode(mask), "n": int(mask.size)}
+
+
+def _stamp(now: dt.datetime) -> str:
+    return now.strftime("%Y%m%d-%H%M%S")
+
+
+def export_sites(data: AtlasData, version: int, filters: Filters, now: dt.datetime) -> tuple[bytes, str]:
+    index = data.index(version)
+    rows = index.row[index.mask(filters)]
+    meta = provenance(data.name, version, filters, data.audience, now)
+    table = sites_table(data.placed(version), list(rows), data.audience, data.names(version), meta)
+    return to_csv_bytes(table), f"sites_{data.path.stem}_nuts{version}_{_stamp(now)}.csv"
+
+
+def export_regions(
+    data: AtlasData, version: int, level: int, filters: Filters, now: dt.datetime
+) -> tuple[bytes, str]:
+    meta = provenance(data.name, version, filters, data.audience, now)
+    table = regions_table(data.regions(version, level, filters), level, data.names(version), meta)
+    return to_csv_bytes(table), f"regions_{data.path.stem}_nuts{version}_level{level}_{_stamp(now)}.csv"

@@ -1,0 +1,158 @@
+"""Choropleth builders: per-region classes and colours, legend entries, hover text.
+
+Input is the aggregated table (geodata.aggregate) and the region order of the geometry the
+browser already holds; output is small: one class number per region and a colour list, so a
+filter change never re-sends shapes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from plotly.colors import colorbrewer
+
+from geodata import vocab
+from layers.classify import Classes, classify
+
+#: ColorBrewer YlGnBu: sequential and colour-blind safe; the lightest step is kept for zero.
+SEQUENTIAL = list(colorbrewer.YlGnBu)
+ZERO_COLOUR = "#ffffff"
+NO_DATA_COLOUR = "#e4e4e4"
+WITHHELD_COLOUR = "#b8b8b8"
+ZERO_CLASS, NO_DATA_CLASS, WITHHELD_CLASS = -1, -2, -3
+INTEGER_METRICS = frozenset({"facilities", "companies", "bottleneck_reports"})
+
+
+def palette(k: int) -> list[str]:
+    """``k`` colours from light to dark, skipping the palette's near-white first step."""
+    if not 1 <= k <= len(SEQUENTIAL) - 1:
+        raise ValueError(f"k must be between 1 and {len(SEQUENTIAL) - 1}; got {k}")
+    steps = np.linspace(1, len(SEQUENTIAL) - 1, k).round().astype(int) if k > 1 else [5]
+    return [SEQUENTIAL[i] for i in steps]
+
+
+def format_value(metric: str, value: float | None) -> str:
+    """A metric value for people: '1,234 sites', '12.5 M doses/month', '1.35 (LQ, 1 = average)'."""
+    if metric not in vocab.METRICS:
+        raise ValueError(f"unknown metric {metric!r}; allowed: {', '.join(vocab.METRICS)}")
+    unit = vocab.METRICS[metric][1]
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "no data"
+    if metric in INTEGER_METRICS:
+        return f"{round(value):,} {unit}"
+    if metric == "specialisation":
+        return f"{value:.2f} ({unit})"
+    return f"{_short_number(value)} {unit}"
+
+
+def _short_number(value: float) -> str:
+    for size, suffix in ((1e9, " bn"), (1e6, " M"), (1e3, " k")):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    colour: str
+    label: str
+    count: int
+    kind: str  # 'class', 'zero', 'withheld', 'no_data'
+
+
+@dataclass(frozen=True)
+class Choropleth:
+    """What the browser needs to colour the regions it holds, and the legend."""
+
+    classes: list[int]  # one per region, in the geometry's order
+    colours: list[str]  # colour of class 0..k-1
+    legend: list[LegendEntry]
+
+    def hideout(self, key: str) -> dict[str, object]:
+        """The compact payload for the map's style function (key names the geometry)."""
+        return {"key": key, "cls": self.classes, "colors": self.colours}
+
+
+def build(
+    table: pd.DataFrame,
+    regions: Sequence[str],
+    metric: str,
+    scheme: str = "quantiles",
+    k: int = 5,
+) -> Choropleth:
+    """Classes and colours for ``metric`` of ``table`` (geodata.aggregate) over ``regions``.
+
+    Regions absent from the table have no data; regions whose value is withheld
+    (NaN while the table says 'suppressed') are 'withheld'; zero is its own class.
+    """
+    if metric not in vocab.METRICS:
+        raise ValueError(f"unknown metric {metric!r}; allowed: {', '.join(vocab.METRICS)}")
+    order = pd.Index(list(regions))
+    values = table[metric].reindex(order).to_numpy(dtype=float)
+    reason_column = "capacity_suppressed" if metric in vocab.CAPACITY_METRICS else "suppressed"
+    reasons = table[reason_column].reindex(order).fillna("").to_numpy(dtype=str)
+    withheld = np.isnan(values) & (reasons != "")
+    result = classify(values, scheme, k)
+    klass = result.klass.astype(int)
+    klass[withheld] = WITHHELD_CLASS
+    colours = palette(result.k) if result.k else []
+    return Choropleth(klass.tolist(), colours, _legend(result, klass, colours, metric))
+
+
+def _legend(result: Classes, klass: np.ndarray, colours: list[str], metric: str) -> list[LegendEntry]:
+    entries = []
+    lower = result.lower
+    for i, (upper, colour) in enumerate(zip(result.bins, colours, strict=True)):
+        if i and metric in INTEGER_METRICS:
+            lower = math.floor(lower) + 1  # classes hold (previous bound, bound]: whole numbers
+        low_text = _range_number(metric, lower)
+        high_text = _range_number(metric, upper)
+        text = high_text if low_text == high_text else f"{low_text} – {high_text}"
+        entries.append(LegendEntry(colour, text, int((klass == i).sum()), "class"))
+        lower = upper
+    entries.append(LegendEntry(ZERO_COLOUR, "0 (none matching)", int((klass == ZERO_CLASS).sum()), "zero"))
+    entries.append(
+        LegendEntry(
+            WITHHELD_COLOUR, "withheld (confidential)", int((klass == WITHHELD_CLASS).sum()), "withheld"
+        )
+    )
+    entries.append(LegendEntry(NO_DATA_COLOUR, "no data", int((klass == NO_DATA_CLASS).sum()), "no_data"))
+    return entries
+
+
+def _range_number(metric: str, value: float) -> str:
+    if metric in INTEGER_METRICS:
+        return f"{round(value):,}"
+    if metric == "specialisation":
+        return f"{value:.2f}"
+    return _short_number(value)
+
+
+def hover_lines(
+    code: str, name: str, metric: str, row: pd.Series | None, stage_filter: bool = True
+) -> list[str]:
+    """Hover text for one region: name and code, metric value with unit, site count, why withheld."""
+    lines = [f"{name} ({code})"]
+    if row is None:
+        return [*lines, "no data: no survey answers from this region's country"]
+    value = row.get(metric)
+    reason = row.get("capacity_suppressed" if metric in vocab.CAPACITY_METRICS else "suppressed", "")
+    label = vocab.METRICS[metric][0]
+    if reason and (value is None or pd.isna(value)):
+        lines.append(f"{label}: withheld ({reason})")
+    elif metric == "specialisation" and not stage_filter:
+        lines.append(f"{label}: select a production stage")
+    else:
+        lines.append(f"{label}: {format_value(metric, value)}")
+    sites = row.get("facilities")
+    if metric == "facilities":
+        return lines
+    if sites is None or pd.isna(sites):
+        lines.append("Sites: withheld")
+    else:
+        lines.append(f"Sites: {int(sites):,}")
+    return lines

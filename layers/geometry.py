@@ -1,0 +1,120 @@
+"""GeoJSON the browser loads once: region shapes, base-map outlines, site points.
+
+Coordinates are lon/lat (EPSG:4326) rounded to 4 decimals (about 10 m, far below the
+1:20 million generalisation) to keep the files small.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from plotly.colors import qualitative
+
+from geodata import vocab
+
+PRECISION = 1e-4
+#: Carto 'Safe' qualitative palette (colour-blind safe), one colour per production stage.
+STAGE_COLOURS: dict[str, str] = dict(zip(vocab.STAGES, qualitative.Safe, strict=False))
+#: Outermost regions (NUTS 2) reachable through the map's jump control.
+OUTERMOST: dict[str, str] = {
+    "ES70": "Canarias",
+    "PT20": "Açores",
+    "PT30": "Madeira",
+    "FRY1": "Guadeloupe",
+    "FRY2": "Martinique",
+    "FRY3": "Guyane",
+    "FRY4": "La Réunion",
+    "FRY5": "Mayotte",
+}
+#: Continental Europe, [[south, west], [north, east]].
+EUROPE_BOUNDS = [[34.5, -11.0], [71.0, 34.0]]
+
+
+def _rounded(geometry: gpd.GeoSeries) -> np.ndarray:
+    return shapely.set_precision(geometry.values, PRECISION, mode="pointwise")
+
+
+def regions_geojson(regions: gpd.GeoDataFrame, key: str, countries: Iterable[str]) -> dict[str, object]:
+    """Region polygons of the given countries as GeoJSON, in NUTS_ID order.
+
+    Each feature carries: i (position, which the per-update class list is aligned to),
+    id (NUTS_ID), name (NAME_LATN), k (``key``, the geometry's name).
+    """
+    subset = regions[regions["CNTR_CODE"].isin(set(countries))].sort_values("NUTS_ID")
+    features = []
+    for i, (code, name, geom) in enumerate(
+        zip(subset["NUTS_ID"], subset["NAME_LATN"], _rounded(subset.geometry), strict=True)
+    ):
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"i": i, "id": code, "name": name, "k": key},
+                "geometry": json.loads(shapely.to_geojson(geom)),
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def region_order(regions: gpd.GeoDataFrame, countries: Iterable[str]) -> list[str]:
+    """NUTS_IDs in the order of :func:`regions_geojson`'s features."""
+    return sorted(regions.loc[regions["CNTR_CODE"].isin(set(countries)), "NUTS_ID"])
+
+
+def basemap_geojson(countries: gpd.GeoDataFrame, covered: Iterable[str]) -> dict[str, object]:
+    """Country outlines (NUTS level 0); ``covered`` countries are flagged, neighbours greyed."""
+    covered = set(covered)
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"id": code, "name": name, "covered": code in covered},
+            "geometry": json.loads(shapely.to_geojson(geom)),
+        }
+        for code, name, geom in zip(
+            countries["NUTS_ID"], countries["NAME_LATN"], _rounded(countries.geometry), strict=True
+        )
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def sites_geojson(placed: pd.DataFrame, rows: Sequence[int], show_company: np.ndarray) -> dict[str, object]:
+    """Site points for the map, one feature per placed site.
+
+    ``rows``: positions in ``placed`` of the indexed sites (the order of the filter bitset);
+    ``show_company``: whether the company may be named. Capacity figures never go here.
+    """
+    features = []
+    for i, row in enumerate(rows):
+        site = placed.iloc[row]
+        stages = list(site["stages"])
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "i": i,
+                    "company": str(site["company"]) if show_company[row] else None,
+                    "city": None if pd.isna(site["city"]) else str(site["city"]),
+                    "stages": [vocab.STAGES[s] for s in stages],
+                    "colour": STAGE_COLOURS[stages[0]] if stages else "#666666",
+                    "approx": site["placed_by"] != "coordinates",
+                },
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [round(float(site["map_lon"]), 5), round(float(site["map_lat"]), 5)],
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def bounds_of(regions: gpd.GeoDataFrame, codes: Iterable[str]) -> dict[str, list[list[float]]]:
+    """[[south, west], [north, east]] of each code present in ``regions``."""
+    subset = regions[regions["NUTS_ID"].isin(set(codes))]
+    return {
+        code: [[round(b[1], 3), round(b[0], 3)], [round(b[3], 3), round(b[2], 3)]]
+        for code, b in zip(subset["NUTS_ID"], subset.geometry.bounds.to_numpy(), strict=True)
+    }
