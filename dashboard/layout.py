@@ -182,7 +182,6 @@ def map_panel(info: PageInfo) -> html.Div:
         attributionControl=False,
         style={"height": "100%", "width": "100%", "background": "#d5e6f0"},
         children=[
-            dl.Pane(name="base", style={"zIndex": 300}),
             dl.GeoJSON(id=Ids.BASEMAP, style={"variable": "atlas.basemapStyle"}, interactive=False),
             dl.GeoJSON(
                 id=Ids.REGIONS,

@@ -127,24 +127,23 @@ def fetch(
     url = GISCO_URL.format(name=name)
     target = cache_dir() / name
     target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            total = response.headers.get("Content-Length")
-            total_bytes = int(total) if total and total.isdigit() else None
-            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{name}.", suffix=".part")
-            done = 0
-            with os.fdopen(fd, "wb") as out:
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{name}.", suffix=".part")
+    try:  # the finally below removes the partial file whatever fails, download included
+        try:
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+                total = response.headers.get("Content-Length")
+                total_bytes = int(total) if total and total.isdigit() else None
+                done = 0
                 while chunk := response.read(1 << 16):
                     out.write(chunk)
                     done += len(chunk)
                     if progress:
                         progress(done, total_bytes)
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise NutsDataError(
-            f"Could not download {url}: {exc}.\n"
-            "Without internet access, set NUTS_DATA_DIR to a folder holding the GISCO files."
-        ) from exc
-    try:
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            raise NutsDataError(
+                f"Could not download {url}: {exc}.\n"
+                "Without internet access, set NUTS_DATA_DIR to a folder holding the GISCO files."
+            ) from exc
         _read_validated(Path(tmp_name), key, all_levels=False)
         os.replace(tmp_name, target)
     finally:

@@ -46,10 +46,11 @@ def format_value(metric: str, value: float | None) -> str:
         return f"{round(value):,} {unit}"
     if metric == "specialisation":
         return f"{value:.2f} ({unit})"
-    return f"{_short_number(value)} {unit}"
+    return f"{short_number(value)} {unit}"
 
 
-def _short_number(value: float) -> str:
+def short_number(value: float) -> str:
+    """3 significant digits with k / M / bn: 1.41 M."""
     for size, suffix in ((1e9, " bn"), (1e6, " M"), (1e3, " k")):
         if abs(value) >= size:
             return f"{value / size:.3g}{suffix}"
@@ -129,7 +130,7 @@ def _range_number(metric: str, value: float) -> str:
         return f"{round(value):,}"
     if metric == "specialisation":
         return f"{value:.2f}"
-    return _short_number(value)
+    return short_number(value)
 
 
 def hover_lines(

@@ -63,6 +63,12 @@ def classify(values: np.ndarray, scheme: str = DEFAULT_SCHEME, k: int = DEFAULT_
 
 
 def _bins(positive: np.ndarray, scheme: str, k: int) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # mapclassify warns when ties leave fewer classes than k
+        return _bins_quiet(positive, scheme, k)
+
+
+def _bins_quiet(positive: np.ndarray, scheme: str, k: int) -> np.ndarray:
     distinct = np.unique(positive)
     k = min(k, len(distinct))
     if k == 1:

@@ -248,6 +248,7 @@ def test_summary(index: SiteIndex) -> None:
     }
 
 
+@pytest.mark.integration
 def test_sample_data_aggregates(sample_facilities: pd.DataFrame, real_nuts) -> None:
     from geodata import placement
 
@@ -255,3 +256,13 @@ def test_sample_data_aggregates(sample_facilities: pd.DataFrame, real_nuts) -> N
     index = SiteIndex.from_placed(placed)
     table = aggregate(index, 0)
     assert table["facilities"].sum() == index.n == summary(index)["facilities"]
+
+
+def test_all_regions_adds_zero_rows_in_covered_countries(index: SiteIndex) -> None:
+    table = aggregate(index, 3, all_regions=["DE111", "DE113", "FR102", "NL337"])
+    assert table.index.tolist() == ["DE111", "DE112", "DE113", "FR101", "FR102"]  # no NL site: no NL row
+    counts = ["facilities", "companies", "capacity", "bottleneck_reports"]
+    assert table.loc["DE113", counts].tolist() == [0, 0, 0, 0]
+    assert table.loc["DE113", "suppressed"] == ""
+    assert table.loc["DE111", "facilities"] == 4
+    assert table["facilities"].dtype == np.int64
