@@ -51,7 +51,7 @@ def provenance(
         "nuts_version": f"NUTS {version}",
         "filters": filters.describe(),
         "audience": audience,
-        "exported_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "exported_at": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "source": f"{nuts.SOURCE}; {nuts.ATTRIBUTION}",
     }
 

@@ -9,6 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import dash_bootstrap_components as dbc
+import numpy as np
 from dash import html
 
 from dashboard.data import AtlasData
@@ -53,7 +54,7 @@ def map_update(
 ) -> MapUpdate:
     table = data.regions(version, level, filters)
     order = data.region_order(version, level)
-    result = choropleth.build(table, order, metric, scheme, k)
+    result = choropleth.build(table, order, metric, scheme, k, withhold=data.audience == "public")
     url = geo_url("regions", version, level, data.region_geojson(version, level).etag)
     hideout = result.hideout(data.geometry_key(version, level))
     return MapUpdate(url, hideout, legend(metric, result.legend, filters), cards(data, version, filters))
@@ -129,8 +130,22 @@ def region_info(data: AtlasData, version: int, level: int, metric: str, filters:
     return [html.Div(lines[0], className="info-title"), *[html.Div(line) for line in lines[1:]]]
 
 
+def shown_sites(data: AtlasData, version: int, filters: Filters) -> np.ndarray:
+    """Sites matching the filters that this audience may see one by one.
+
+    The public sees only sites of companies that agreed to a public listing: a list of
+    anonymous sites would let anyone count the sites behind a withheld region value.
+    """
+    index = data.index(version)
+    mask = index.mask(filters)
+    if data.audience == "public":
+        listed = data.placed(version)["public_listing"].fillna(False).to_numpy(dtype=bool)
+        mask &= listed[index.row]
+    return mask
+
+
 def sites_hideout(data: AtlasData, version: int, filters: Filters) -> dict[str, object]:
-    mask = data.index(version).mask(filters)
+    mask = shown_sites(data, version, filters)
     return {"bits": bitset.encode(mask), "n": int(mask.size)}
 
 
@@ -139,8 +154,7 @@ def _stamp(now: dt.datetime) -> str:
 
 
 def export_sites(data: AtlasData, version: int, filters: Filters, now: dt.datetime) -> tuple[bytes, str]:
-    index = data.index(version)
-    rows = index.row[index.mask(filters)]
+    rows = data.index(version).row[shown_sites(data, version, filters)]
     meta = provenance(data.name, version, filters, data.audience, now)
     table = sites_table(data.placed(version), list(rows), data.audience, data.names(version), meta)
     return to_csv_bytes(table), f"sites_{data.path.stem}_nuts{version}_{_stamp(now)}.csv"

@@ -214,6 +214,8 @@ def aggregate(
         table.loc[table["suppressed"] != "", metrics] = np.nan
         capacity = list(vocab.CAPACITY_METRICS)
         table.loc[table["capacity_suppressed"] != "", capacity] = np.nan
+        counts = ["facilities", "companies", "bottleneck_reports"]
+        table[counts] = table[counts].astype("Int64")  # counts stay whole numbers, withheld as <NA>
     return table
 
 

@@ -50,11 +50,12 @@ def format_value(metric: str, value: float | None) -> str:
 
 
 def short_number(value: float) -> str:
-    """3 significant digits with k / M / bn: 1.41 M."""
+    """3 significant digits with k / M / bn: 1.41 M (rounded first, so 999,999 is 1 M)."""
+    rounded = float(f"{value:.3g}")
     for size, suffix in ((1e9, " bn"), (1e6, " M"), (1e3, " k")):
-        if abs(value) >= size:
-            return f"{value / size:.3g}{suffix}"
-    return f"{value:.3g}"
+        if abs(rounded) >= size:
+            return f"{rounded / size:.3g}{suffix}"
+    return f"{rounded:.3g}"
 
 
 @dataclass(frozen=True)
@@ -84,19 +85,21 @@ def build(
     metric: str,
     scheme: str = "quantiles",
     k: int = 5,
+    withhold: bool = True,
 ) -> Choropleth:
     """Classes and colours for ``metric`` of ``table`` (geodata.aggregate) over ``regions``.
 
-    Regions absent from the table have no data; regions whose value is withheld
-    (NaN while the table says 'suppressed') are 'withheld'; zero is its own class.
+    Regions absent from the table have no data; with ``withhold`` (public audience), regions
+    whose value is withheld (NaN while the table gives a reason) are 'withheld'; zero is its
+    own class.
     """
     if metric not in vocab.METRICS:
         raise ValueError(f"unknown metric {metric!r}; allowed: {', '.join(vocab.METRICS)}")
     order = pd.Index(list(regions))
-    values = table[metric].reindex(order).to_numpy(dtype=float)
+    values = table[metric].reindex(order).astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     reason_column = "capacity_suppressed" if metric in vocab.CAPACITY_METRICS else "suppressed"
     reasons = table[reason_column].reindex(order).fillna("").to_numpy(dtype=str)
-    withheld = np.isnan(values) & (reasons != "")
+    withheld = np.isnan(values) & (reasons != "") & withhold
     result = classify(values, scheme, k)
     klass = result.klass.astype(int)
     klass[withheld] = WITHHELD_CLASS
@@ -111,7 +114,8 @@ def _legend(result: Classes, klass: np.ndarray, colours: list[str], metric: str)
         if i and metric in INTEGER_METRICS:
             lower = math.floor(lower) + 1  # classes hold (previous bound, bound]: whole numbers
         low_text = _range_number(metric, lower)
-        high_text = _range_number(metric, upper)
+        # whole-number metrics: a class up to 37.67 holds 37 at most, the next starts at 38
+        high_text = _range_number(metric, math.floor(upper) if metric in INTEGER_METRICS else upper)
         text = high_text if low_text == high_text else f"{low_text} – {high_text}"
         entries.append(LegendEntry(colour, text, int((klass == i).sum()), "class"))
         lower = upper
@@ -143,10 +147,10 @@ def hover_lines(
     value = row.get(metric)
     reason = row.get("capacity_suppressed" if metric in vocab.CAPACITY_METRICS else "suppressed", "")
     label = vocab.METRICS[metric][0]
-    if reason and (value is None or pd.isna(value)):
-        lines.append(f"{label}: withheld ({reason})")
-    elif metric == "specialisation" and not stage_filter:
+    if metric == "specialisation" and not stage_filter:
         lines.append(f"{label}: select a production stage")
+    elif reason and (value is None or pd.isna(value)):
+        lines.append(f"{label}: withheld ({reason})")
     else:
         lines.append(f"{label}: {format_value(metric, value)}")
     sites = row.get("facilities")

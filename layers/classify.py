@@ -24,7 +24,7 @@ SCHEMES: dict[str, str] = {
 K_RANGE = (3, 7)
 DEFAULT_SCHEME = "quantiles"
 DEFAULT_K = 5
-#: Fisher-Jenks is exact but quadratic; above this many distinct values it runs on evenly
+#: Fisher-Jenks is exact but quadratic; above this many values it runs on evenly
 #: spaced quantiles of the data (deterministic, unlike mapclassify's sampled variants).
 JENKS_MAX_VALUES = 400
 
@@ -78,8 +78,8 @@ def _bins_quiet(positive: np.ndarray, scheme: str, k: int) -> np.ndarray:
     elif scheme == "equal_interval":
         bins = mapclassify.EqualInterval(positive, k=k).bins
     else:
-        sample = distinct
-        if len(distinct) > JENKS_MAX_VALUES:
+        sample = positive
+        if len(positive) > JENKS_MAX_VALUES:
             sample = np.quantile(positive, np.linspace(0, 1, JENKS_MAX_VALUES))
         bins = mapclassify.FisherJenks(sample, k=k).bins
         bins[-1] = positive.max()

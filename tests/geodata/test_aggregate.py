@@ -64,7 +64,7 @@ def index() -> SiteIndex:
     return SiteIndex.from_placed(placed_table())
 
 
-def expected(rows: dict[str, list], name: str = "nuts3", counts: type = np.int64) -> pd.DataFrame:
+def expected(rows: dict[str, list], name: str = "nuts3", counts: type | str = np.int64) -> pd.DataFrame:
     """Metric table from {code: [facilities, companies, capacity, available, reports, LQ, supp, cap_supp]}."""
     columns = [
         "facilities",
@@ -118,7 +118,7 @@ def test_public_audience_suppresses_small_and_dominated_cells(index: SiteIndex) 
                 "DE112": [NAN, NAN, NAN, NAN, NAN, NAN, FEW, FEW],
                 "FR101": [NAN, NAN, NAN, NAN, NAN, NAN, FEW, FEW],
             },
-            counts=float,
+            counts="Int64",
         ),
     )
 
