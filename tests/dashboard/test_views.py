@@ -7,7 +7,6 @@ import gzip
 import io
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 
