@@ -89,6 +89,9 @@ class SiteIndex:
     region_codes: dict[int, np.ndarray] = field(default_factory=dict)  # level -> codes
     region_idx: dict[int, np.ndarray] = field(default_factory=dict)  # level -> int per site
     row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # position in table
+    _universes: dict[tuple[int, tuple[str, ...]], tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict, repr=False
+    )
 
     @classmethod
     def from_placed(cls, placed: pd.DataFrame) -> SiteIndex:
@@ -102,8 +105,8 @@ class SiteIndex:
             stages=_flags(sites["stages"], list(vocab.STAGES)),
             bottlenecks=_flags(sites["bottlenecks"], list(vocab.BOTTLENECKS)),
             platforms=_flags(sites["platforms"], list(vocab.PLATFORMS)),
-            country=sites["country"].astype(str).to_numpy(),
-            size=sites["company_size"].astype("string").fillna("").to_numpy(str),
+            country=np.asarray(sites["country"].astype(str).to_numpy(), dtype="U2"),
+            size=np.asarray(sites["company_size"].astype("string").fillna("").to_numpy(str)),
             company=pd.factorize(company_key)[0],
             capacity=capacity,
             available=capacity * pct / 100,
@@ -114,6 +117,37 @@ class SiteIndex:
             index.region_idx[level] = idx
             index.region_codes[level] = np.asarray(codes, dtype=str)
         return index
+
+    def regions(self, level: int, all_regions: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Region codes of ``level`` and each site's position among them.
+
+        Without ``all_regions``: the regions holding sites. With it: those plus every region of
+        ``all_regions`` in a country the dataset covers (computed once per argument set).
+        """
+        if all_regions is None:
+            return self.region_codes[level], self.region_idx[level]
+        key = (level, tuple(all_regions))
+        if key not in self._universes:
+            own = self.region_codes[level]
+            covered = set(np.unique(self.country))
+            extra = [c for c in key[1] if c[:2] in covered]
+            codes = np.union1d(own, np.asarray(extra, dtype=str))
+            self._universes[key] = (codes, np.searchsorted(codes, own)[self.region_idx[level]])
+        return self._universes[key]
+
+    def codes(self, attribute: str) -> tuple[np.ndarray, np.ndarray]:
+        """Integer code per site and the distinct values of ``attribute`` ('country', 'size')."""
+        key = (-1, (attribute,))
+        if key not in self._universes:
+            idx, values = pd.factorize(getattr(self, attribute))
+            self._universes[key] = (np.asarray(values, dtype=str), idx)
+        values, idx = self._universes[key]
+        return idx, values
+
+    def _is_one_of(self, attribute: str, selected: tuple[str, ...]) -> np.ndarray:
+        idx, values = self.codes(attribute)
+        wanted = np.isin(values, selected)
+        return wanted[idx] if len(idx) else np.zeros(0, dtype=bool)
 
     def mask(self, filters: Filters, *, use_stages: bool = True) -> np.ndarray:
         """Sites matching the filters (the stage filter can be left out)."""
@@ -127,9 +161,9 @@ class SiteIndex:
                 columns = [list(vocabulary).index(code) for code in selected]
                 keep &= matrix[:, columns].any(axis=1)
         if filters.countries:
-            keep &= np.isin(self.country, filters.countries)
+            keep &= self._is_one_of("country", filters.countries)
         if filters.sizes:
-            keep &= np.isin(self.size, filters.sizes)
+            keep &= self._is_one_of("size", filters.sizes)
         return keep
 
 
@@ -174,8 +208,7 @@ def aggregate(
     if audience not in AUDIENCES:
         raise ValueError(f"audience must be one of {AUDIENCES}; got {audience!r}")
     filters = filters or Filters()
-    codes = index.region_codes[level]
-    region = index.region_idx[level]
+    codes, region = index.regions(level, all_regions)
     r = len(codes)
     base = index.mask(filters, use_stages=False)
     keep = base & index.mask(filters) if filters.stages else base
@@ -198,13 +231,6 @@ def aggregate(
     table["capacity_suppressed"] = np.where(
         few, table["suppressed"], np.where(dominant, SUPPRESSED_DOMINANT.format(p=dominance), "")
     )
-    if all_regions is not None:
-        covered = set(np.unique(index.country))
-        extra = [c for c in all_regions if c[:2] in covered and c not in table.index]
-        zeros = pd.DataFrame(0, index=pd.Index(extra, name=table.index.name), columns=table.columns)
-        zeros[["suppressed", "capacity_suppressed"]] = ""
-        zeros["specialisation"] = np.nan
-        table = pd.concat([table, zeros.astype(table.dtypes.to_dict())]).sort_index()
     if filters.countries:
         prefix = table.index.str.slice(0, 2)
         table = table[prefix.isin(filters.countries)]
@@ -237,8 +263,8 @@ def summary(index: SiteIndex, filters: Filters | None = None) -> dict[str, float
     keep = index.mask(filters or Filters())
     return {
         "facilities": int(keep.sum()),
-        "companies": len(np.unique(index.company[keep])),
-        "countries": len(np.unique(index.country[keep])),
+        "companies": int(np.count_nonzero(np.bincount(index.company[keep]))),
+        "countries": int(np.count_nonzero(np.bincount(index.codes("country")[0][keep]))),
         "capacity": float(index.capacity[keep].sum()),
         "available_capacity": float(index.available[keep].sum()),
     }

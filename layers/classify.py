@@ -26,7 +26,7 @@ DEFAULT_SCHEME = "quantiles"
 DEFAULT_K = 5
 #: Fisher-Jenks is exact but quadratic; above this many values it runs on evenly
 #: spaced quantiles of the data (deterministic, unlike mapclassify's sampled variants).
-JENKS_MAX_VALUES = 400
+JENKS_MAX_VALUES = 160
 
 
 @dataclass(frozen=True)

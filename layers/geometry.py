@@ -87,27 +87,35 @@ def sites_geojson(placed: pd.DataFrame, rows: Sequence[int], show_company: np.nd
     ``rows``: positions in ``placed`` of the indexed sites (the order of the filter bitset);
     ``show_company``: whether the company may be named. Capacity figures never go here.
     """
-    features = []
-    for i, row in enumerate(rows):
-        site = placed.iloc[row]
-        stages = list(site["stages"])
-        features.append(
-            {
-                "type": "Feature",
-                "properties": {
-                    "i": i,
-                    "company": str(site["company"]) if show_company[row] else None,
-                    "city": None if pd.isna(site["city"]) else str(site["city"]),
-                    "stages": [vocab.STAGES[s] for s in stages],
-                    "colour": STAGE_COLOURS[stages[0]] if stages else "#666666",
-                    "approx": site["placed_by"] != "coordinates",
-                },
-                "geometry": {
-                    "type": "Point",
-                    "coordinates": [round(float(site["map_lon"]), 5), round(float(site["map_lat"]), 5)],
-                },
-            }
+    sites = placed.iloc[list(rows)]
+    allowed = np.asarray(show_company)[list(rows)]
+    companies = [str(c) if ok else None for c, ok in zip(sites["company"], allowed, strict=True)]
+    cities = [None if pd.isna(c) else str(c) for c in sites["city"]]
+    features = [
+        {
+            "type": "Feature",
+            "properties": {
+                "i": i,
+                "company": company,
+                "city": city,
+                "stages": [vocab.STAGES[s] for s in stages],
+                "colour": STAGE_COLOURS[stages[0]] if stages else "#666666",
+                "approx": placed_by != "coordinates",
+            },
+            "geometry": {"type": "Point", "coordinates": [round(float(x), 5), round(float(y), 5)]},
+        }
+        for i, (company, city, stages, placed_by, x, y) in enumerate(
+            zip(
+                companies,
+                cities,
+                sites["stages"],
+                sites["placed_by"],
+                sites["map_lon"],
+                sites["map_lat"],
+                strict=True,
+            )
         )
+    ]
     return {"type": "FeatureCollection", "features": features}
 
 
