@@ -152,6 +152,7 @@ def place(
 
     _check_countries(out, year, scale, tolerance_km, lon, lat, has_xy, nuts3, match, notes, placed_by)
     _place_without_coordinates(out, year, scale, has_xy, nuts3, match, notes, placed_by)
+    _check_given_codes(out, has_xy, nuts3, notes)
 
     out["nuts3"] = pd.array([c if c else pd.NA for c in nuts3], dtype="string")
     with_levels(out)
@@ -201,6 +202,18 @@ def _check_countries(
             )
         elif region_country[i]:
             extra = f"region lies in {region_country[i]} but the record states {stated[i]}"
+            notes[i] = f"{notes[i]}; {extra}" if notes[i] else extra
+
+
+def _check_given_codes(out: pd.DataFrame, has_xy: np.ndarray, nuts3: np.ndarray, notes: np.ndarray) -> None:
+    """Note where coordinates place a site in another region than its given nuts3 code."""
+    if "nuts3" not in out:
+        return
+    given = out["nuts3"].astype(object).to_numpy()
+    for i in np.flatnonzero(has_xy):
+        code = given[i]
+        if isinstance(code, str) and code and nuts3[i] and code != nuts3[i]:
+            extra = f"the coordinates lie in {nuts3[i]}, the file gives nuts3 {code}"
             notes[i] = f"{notes[i]}; {extra}" if notes[i] else extra
 
 

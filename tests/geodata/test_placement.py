@@ -210,6 +210,14 @@ def test_coordinates_win_over_a_given_code(tiny_nuts) -> None:
         sites({"facility_id": "a", "country": "DE", "latitude": 50.5, "longitude": 10.5, "nuts3": "DE112"})
     )
     assert (placed.loc[0, "nuts3"], placed.loc[0, "placed_by"]) == ("DE111", "coordinates")
+    assert placed.loc[0, "nuts_note"] == "the coordinates lie in DE111, the file gives nuts3 DE112"
+
+
+def test_a_given_code_that_agrees_adds_no_note(tiny_nuts) -> None:
+    placed = place(
+        sites({"facility_id": "a", "country": "DE", "latitude": 50.5, "longitude": 10.5, "nuts3": "DE111"})
+    )
+    assert placed.loc[0, "nuts_note"] == ""
 
 
 def test_code_placed_sites_are_mapped_inside_their_region(tiny_nuts) -> None:
