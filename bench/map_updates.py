@@ -112,7 +112,9 @@ INIT_JS = r"""
   const bump = (t) => { if (t > B.last) { B.last = t; } };
   try {
     new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) { B.longtasks.push([e.startTime, e.duration]); bump(e.startTime + e.duration); }
+      for (const e of list.getEntries()) {
+        B.longtasks.push([e.startTime, e.duration]); bump(e.startTime + e.duration);
+      }
     }).observe({type: 'longtask', buffered: true});
   } catch (e) { B.noLongtask = String(e); }
   new MutationObserver(() => bump(performance.now())).observe(
@@ -178,7 +180,9 @@ const poll = () => {
   const maps = B.glMaps();
   const fetches = B.fetches.filter((f) => f.start >= t0);
   let ready = B.pending === 0 && fetches.length >= (opt.minFetches || 0);
-  if (ready && opt.output) { ready = fetches.some((f) => f.end !== null && f.output.indexOf(opt.output) >= 0); }
+  if (ready && opt.output) {
+    ready = fetches.some((f) => f.end !== null && f.output.indexOf(opt.output) >= 0);
+  }
   if (ready && opt.geo) { ready = geoEnd() !== null; }
   if (ready && opt.gl) { ready = maps.length > 0 && maps.every((m) => m.loaded() && m.areTilesLoaded()); }
   if (ready && now - B.last >= opt.quiet) {
@@ -235,7 +239,8 @@ class TimingMiddleware:
             with self.lock:
                 body = json.dumps(self.records).encode()
                 self.records = []
-            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+            start_response("200 OK", headers)
             return [body]
         if not path.endswith("_dash-update-component"):
             return self.app(environ, start_response)
@@ -291,7 +296,6 @@ def atlas_app(data_path: str):
 
 def naive_app(data_path: str):
     """A Dash app that sends a whole plotly choropleth_map figure (shapes included) on every change."""
-    import dash_bootstrap_components as dbc
     import numpy as np
     import plotly.express as px
     from dash import Dash, Input, Output, dcc, html
@@ -316,7 +320,7 @@ def naive_app(data_path: str):
     app = Dash(__name__, compress=True, serve_locally=True)
     app.layout = html.Div(
         [
-            dbc.RadioItems(id="level", options=list(vocab.NUTS_LEVELS), value=LEVEL, inline=True),
+            dcc.RadioItems(id="level", options=list(vocab.NUTS_LEVELS), value=LEVEL, inline=True),
             dcc.Dropdown(id="metric", options=list(vocab.METRICS), value="facilities", clearable=False),
             multi("stage", vocab.STAGES),
             multi("bottleneck", vocab.BOTTLENECKS),
@@ -364,7 +368,11 @@ def naive_app(data_path: str):
 
 
 def serve(kind: str, data_path: str, port: int) -> None:
+    import logging
+
     from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
     start = time.perf_counter()
     app = atlas_app(data_path) if kind == "atlas" else naive_app(data_path)
@@ -481,7 +489,9 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-def scenario(kind: str, data_path: Path, label: str, with_sites: bool, verbose: bool) -> dict[str, object]:
+def scenario(
+    kind: str, data_path: Path, label: str, with_sites: bool, verbose: bool, shots: Path | None
+) -> dict[str, object]:
     server = Server(kind, data_path)
     driver = browser()
     try:
@@ -489,6 +499,8 @@ def scenario(kind: str, data_path: Path, label: str, with_sites: bool, verbose: 
         driver.execute_cdp_cmd("Network.clearBrowserCache", {})
         warm = load_page(driver, server.url, kind)
         server.timings()
+        if shots:
+            driver.save_screenshot(str(shots / f"{label}-first.png"))
         result = {
             "label": label,
             "startup_s": server.startup_s,
@@ -502,6 +514,8 @@ def scenario(kind: str, data_path: Path, label: str, with_sites: bool, verbose: 
             toggle["server"] = server.timings()
             result["sites_toggle"] = toggle
             result["passes"].append(run_changes(driver, server, label + "+sites", verbose))
+        if shots:
+            driver.save_screenshot(str(shots / f"{label}-last.png"))
         return result
     finally:
         driver.quit()
@@ -524,12 +538,16 @@ def report(results: list[dict[str, object]]) -> None:
             print(
                 f"{p['label']:18} {len(rows):3d} {pct(ms, 50):8.0f} {pct(ms, 95):8.0f} {max(ms):8.0f} "
                 f"{pct([r['longtaskMs'] for r in rows], 50):12.0f} "
-                f"{pct([r['encoded'] for r in rows], 50):13,.0f} {pct([r['decoded'] for r in rows], 50):13,.0f} "
+                f"{pct([r['encoded'] for r in rows], 50):13,.0f} "
+                f"{pct([r['decoded'] for r in rows], 50):13,.0f} "
                 f"{statistics.mean(r['requests'] for r in rows):7.1f}"
             )
     print()
     print("Server time per callback (_dash-update-component, WSGI entry -> last byte; during the changes)")
-    header = f"{'scenario':18} {'callback':8} {'n':>3} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'resp B p50':>11}"
+    header = (
+        f"{'scenario':18} {'callback':8} {'n':>3} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} "
+        f"{'resp B p50':>11}"
+    )
     print(header)
     print("-" * len(header))
     for result in results:
@@ -596,6 +614,7 @@ def main(argv: list[str] | None = None) -> int:
     names = ["atlas-sample", "naive-sample", "atlas-100k", "naive-100k"]
     parser.add_argument("--only", nargs="+", choices=names, help="run only these scenarios")
     parser.add_argument("--verbose", action="store_true", help="print every update")
+    parser.add_argument("--screenshots", type=Path, help="save first-map and final screenshots here")
     args = parser.parse_args(argv)
     if args.serve:
         kind, data_path, port = args.serve
@@ -604,6 +623,8 @@ def main(argv: list[str] | None = None) -> int:
     if not os.environ.get("NUTS_DATA_DIR"):
         print("warning: NUTS_DATA_DIR is not set; the NUTS files must be in the user cache", file=sys.stderr)
     wanted = args.only or names
+    if args.screenshots:
+        args.screenshots.mkdir(parents=True, exist_ok=True)
     sample = REPO / "data" / "sample_facilities.csv"
     results = []
     with tempfile.TemporaryDirectory(prefix="atlas-bench-") as tmp:
@@ -615,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
             data_path = sample if size == "sample" else large
             start = time.perf_counter()
             with_sites = name == "atlas-100k"
-            results.append(scenario(kind, data_path, name, with_sites, args.verbose))
+            results.append(scenario(kind, data_path, name, with_sites, args.verbose, args.screenshots))
             print(f"{name}: done in {time.perf_counter() - start:.0f} s", flush=True)
     report(results)
     return 0
