@@ -1,16 +1,22 @@
 /* Map styling for the Vaccine Capacity Atlas (dash-leaflet functions, referenced as atlas.*).
-   Per-update data arrive in `context.hideout`: {key, cls: [class per region], colors: [...]}
-   for regions, {bits: base64 bitset, n} for sites. Shapes are loaded once per NUTS version/level. */
+   Per-update data: {key, cls: [class per region], colors: [...]} for regions (applied by
+   atlas.restyle), {bits: base64url bitset, n, labels, colours} for sites (in the site layer's
+   hideout). Shapes are loaded once per NUTS version/level. */
 window.atlas = Object.assign({}, window.atlas, (function () {
   const ZERO = -1, NO_DATA = -2, WITHHELD = -3;
   const FILL = {};
   FILL[ZERO] = '#ffffff'; FILL[NO_DATA] = '#e4e4e4'; FILL[WITHHELD] = '#b8b8b8';
 
+  // The region classes of the latest update, and the region layers on the map by geometry key:
+  // a filter change restyles the existing layers in place (no re-adding of 1,500 polygons).
+  let state = {};
+  const drawn = {key: null, layers: []};
+
   let bitsText = null, bits = null;
   function matches(hideout, i) {
     if (!hideout || !hideout.bits) { return false; }
     if (hideout.bits !== bitsText) {  // decode once per update, not once per point
-      const raw = atob(hideout.bits);
+      const raw = atob(hideout.bits.replace(/-/g, '+').replace(/_/g, '/'));
       bits = new Uint8Array(raw.length);
       for (let j = 0; j < raw.length; j++) { bits[j] = raw.charCodeAt(j); }
       bitsText = hideout.bits;
@@ -22,8 +28,8 @@ window.atlas = Object.assign({}, window.atlas, (function () {
   }
 
   return {
-    regionStyle: function (feature, context) {
-      const h = context.hideout || {};
+    regionStyle: function (feature) {
+      const h = state;
       const p = feature.properties;
       const c = (h.key === p.k && h.cls) ? h.cls[p.i] : NO_DATA;
       const fill = c >= 0 ? h.colors[c] : FILL[c];
@@ -34,6 +40,20 @@ window.atlas = Object.assign({}, window.atlas, (function () {
       };
     },
     regionHover: function () { return {weight: 2.5, color: '#222222'}; },
+    regionEach: function (feature, layer) {
+      const key = feature.properties.k;
+      if (drawn.key !== key) { drawn.key = key; drawn.layers = []; }
+      drawn.layers.push(layer);
+    },
+    restyle: function (payload) {
+      // Clientside callback: apply the classes sent by the server to the regions already drawn.
+      state = payload || {};
+      if (drawn.key === state.key) {
+        const style = window.atlas.regionStyle;
+        for (const layer of drawn.layers) { layer.setStyle(style(layer.feature)); }
+      }
+      return state.key ? state.key + ':' + (state.cls ? state.cls.length : 0) : '';
+    },
     basemapStyle: function (feature) {
       return feature.properties.covered
         ? {fillColor: '#f4f2ec', fillOpacity: 1, color: '#7a7a7a', weight: 1.2}
@@ -42,16 +62,20 @@ window.atlas = Object.assign({}, window.atlas, (function () {
     siteFilter: function (feature, context) {
       return feature.properties.cluster ? true : Boolean(matches(context.hideout, feature.properties.i));
     },
-    sitePoint: function (feature, latlng) {
+    sitePoint: function (feature, latlng, context) {
       const p = feature.properties;
+      const h = context.hideout || {};
+      const labels = h.labels || [], colours = h.colours || [];
+      const stages = p.s.map(i => labels[i] || '');
       const marker = L.circleMarker(latlng, {
-        radius: 5, fillColor: p.colour, fillOpacity: 0.95, color: '#1f1f1f', weight: p.approx ? 1.5 : 0.6,
+        radius: 5, fillColor: p.s.length ? colours[p.s[0]] : '#666666', fillOpacity: 0.95,
+        color: '#1f1f1f', weight: p.approx ? 1.5 : 0.6,
         dashArray: p.approx ? '2 2' : null,
       });
       const who = p.company ? escapeHtml(p.company) : '<i>company not public</i>';
       const where = p.city ? escapeHtml(p.city) : '';
       const approx = p.approx ? '<br><i>placed at the region centre (no coordinates)</i>' : '';
-      marker.bindTooltip(`<b>${who}</b><br>${where}<br>${p.stages.map(escapeHtml).join(', ')}${approx}`);
+      marker.bindTooltip(`<b>${who}</b><br>${where}<br>${stages.map(escapeHtml).join(', ')}${approx}`);
       return marker;
     },
     siteCluster: function (feature, latlng, index, context) {

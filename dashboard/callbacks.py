@@ -25,7 +25,7 @@ def register(app: Dash, data: AtlasData) -> None:
 
     @app.callback(
         Output(Ids.REGIONS, "url"),
-        Output(Ids.REGIONS, "hideout"),
+        Output(Ids.REGION_CLASSES, "data"),
         Output(Ids.LEGEND, "children"),
         Output(Ids.SUMMARY, "children"),
         Input(Ids.VERSION, "value"),
@@ -106,6 +106,12 @@ def register(app: Dash, data: AtlasData) -> None:
         now = dt.datetime.now(dt.UTC)
         content, name = views.export_regions(data, int(version), int(level), filters, now)
         return dcc.send_bytes(content, name, type="text/csv")
+
+    app.clientside_callback(
+        "function(payload) { return window.atlas.restyle(payload); }",
+        Output(Ids.REGIONS_STYLED, "data"),
+        Input(Ids.REGION_CLASSES, "data"),
+    )
 
     app.clientside_callback(
         "function(target, targets) { return window.atlas.jump(target, targets); }",

@@ -16,6 +16,8 @@ class Ids:
     MAP = "map"
     BASEMAP = "basemap"
     REGIONS = "regions"
+    REGION_CLASSES = "region-classes"  # Store: {key, cls, colors} of the latest update
+    REGIONS_STYLED = "regions-styled"  # Store: written by the clientside restyle
     SITES = "sites"
     LEGEND = "legend"
     INFO = "region-info"

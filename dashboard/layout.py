@@ -182,27 +182,42 @@ def map_panel(info: PageInfo) -> html.Div:
         attributionControl=False,
         style={"height": "100%", "width": "100%", "background": "#d5e6f0"},
         children=[
-            dl.GeoJSON(id=Ids.BASEMAP, style={"variable": "atlas.basemapStyle"}, interactive=False),
-            dl.GeoJSON(
-                id=Ids.REGIONS,
-                style={"variable": "atlas.regionStyle"},
-                hoverStyle={"variable": "atlas.regionHover"},
-                hideout={},
+            # Panes fix the drawing order whatever order the layers load in (each pane is a canvas).
+            dl.Pane(
+                dl.GeoJSON(id=Ids.BASEMAP, style={"variable": "atlas.basemapStyle"}, interactive=False),
+                name="atlas-basemap",
+                style={"zIndex": 350},
             ),
-            dl.GeoJSON(
-                id=Ids.SITES,
-                cluster=True,
-                superClusterOptions={"radius": 50, "maxZoom": 11},
-                pointToLayer={"variable": "atlas.sitePoint"},
-                clusterToLayer={"variable": "atlas.siteCluster"},
-                filter={"variable": "atlas.siteFilter"},
-                hideout={},
+            dl.Pane(
+                dl.GeoJSON(
+                    id=Ids.REGIONS,
+                    style={"variable": "atlas.regionStyle"},
+                    hoverStyle={"variable": "atlas.regionHover"},
+                    onEachFeature={"variable": "atlas.regionEach"},
+                ),
+                name="atlas-regions",
+                style={"zIndex": 400},
+            ),
+            dl.Pane(
+                dl.GeoJSON(
+                    id=Ids.SITES,
+                    cluster=True,
+                    superClusterOptions={"radius": 50, "maxZoom": 11},
+                    pointToLayer={"variable": "atlas.sitePoint"},
+                    clusterToLayer={"variable": "atlas.siteCluster"},
+                    filter={"variable": "atlas.siteFilter"},
+                    hideout={},
+                ),
+                name="atlas-sites",
+                style={"zIndex": 620},
             ),
         ],
     )
     return html.Div(
         [
             leaflet_map,
+            dcc.Store(id=Ids.REGION_CLASSES),
+            dcc.Store(id=Ids.REGIONS_STYLED),
             html.Div(id=Ids.LEGEND, className="atlas-legend atlas-overlay"),
             html.Div("Hover over a region", id=Ids.INFO, className="atlas-info atlas-overlay", role="status"),
             _jump_control(info),

@@ -15,8 +15,8 @@ from dash import html
 from dashboard.data import AtlasData
 from dashboard.exports import provenance, regions_table, sites_table, to_csv_bytes
 from geodata import vocab
-from geodata.aggregate import Filters
-from layers import bitset, choropleth
+from geodata.aggregate import DOMINANCE_SHARE, MIN_COMPANIES, Filters
+from layers import bitset, choropleth, geometry
 from layers.choropleth import LegendEntry
 
 
@@ -89,23 +89,20 @@ def legend(metric: str, entries: list[LegendEntry], filters: Filters) -> html.Di
 
 def cards(data: AtlasData, version: int, filters: Filters) -> list[dbc.Card]:
     totals = data.summary(version, filters)
-    capacity_note = "withheld in public view" if data.audience == "public" else "doses/month"
     figures = [
         ("Sites", f"{totals['facilities']:,}", "matching the filters"),
         ("Companies", f"{totals['companies']:,}", "with a matching site"),
         ("Countries", f"{totals['countries']:,}", "with a matching site"),
     ]
-    if data.audience == "official":
-        figures += [
-            ("Capacity", choropleth.format_value("capacity", totals["capacity"]), "total"),
-            (
-                "Available",
-                choropleth.format_value("available_capacity", totals["available_capacity"]),
-                "free",
-            ),
-        ]
-    else:
-        figures += [("Capacity", "see map", capacity_note)]
+    withheld = data.audience == "public" and (
+        totals["companies"] < MIN_COMPANIES or totals["largest_company_share"] > DOMINANCE_SHARE
+    )
+    for title, key, sub in (
+        ("Capacity", "capacity", "doses/month in total"),
+        ("Available", "available_capacity", "doses/month free"),
+    ):
+        shown = "withheld" if withheld else choropleth.short_number(totals[key])
+        figures.append((title, shown, "confidential: too few companies" if withheld else sub))
     return [
         dbc.Card(
             dbc.CardBody(
@@ -146,7 +143,7 @@ def shown_sites(data: AtlasData, version: int, filters: Filters) -> np.ndarray:
 
 def sites_hideout(data: AtlasData, version: int, filters: Filters) -> dict[str, object]:
     mask = shown_sites(data, version, filters)
-    return {"bits": bitset.encode(mask), "n": int(mask.size)}
+    return {"bits": bitset.encode(mask), "n": int(mask.size), **geometry.site_legend()}
 
 
 def _stamp(now: dt.datetime) -> str:

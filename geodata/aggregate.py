@@ -259,12 +259,16 @@ def _location_quotient(
 
 
 def summary(index: SiteIndex, filters: Filters | None = None) -> dict[str, float]:
-    """Totals for the matching sites: sites, companies, countries, capacity, available capacity."""
+    """Totals for the matching sites: sites, companies, countries, capacity, available capacity,
+    and the largest share of the capacity held by one company (for the dominance rule)."""
     keep = index.mask(filters or Filters())
+    per_company = np.bincount(index.company[keep], weights=index.capacity[keep])
+    total = float(index.capacity[keep].sum())
     return {
         "facilities": int(keep.sum()),
         "companies": int(np.count_nonzero(np.bincount(index.company[keep]))),
         "countries": int(np.count_nonzero(np.bincount(index.codes("country")[0][keep]))),
-        "capacity": float(index.capacity[keep].sum()),
+        "capacity": total,
         "available_capacity": float(index.available[keep].sum()),
+        "largest_company_share": float(per_company.max() / total) if total > 0 else 0.0,
     }

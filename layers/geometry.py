@@ -20,6 +20,7 @@ from geodata import vocab
 PRECISION = 1e-4
 #: Carto 'Safe' qualitative palette (colour-blind safe), one colour per production stage.
 STAGE_COLOURS: dict[str, str] = dict(zip(vocab.STAGES, qualitative.Safe, strict=False))
+STAGE_INDEX: dict[str, int] = {code: i for i, code in enumerate(vocab.STAGES)}
 #: Outermost regions (NUTS 2) reachable through the map's jump control.
 OUTERMOST: dict[str, str] = {
     "ES70": "Canarias",
@@ -85,7 +86,9 @@ def sites_geojson(placed: pd.DataFrame, rows: Sequence[int], show_company: np.nd
     """Site points for the map, one feature per placed site.
 
     ``rows``: positions in ``placed`` of the indexed sites (the order of the filter bitset);
-    ``show_company``: whether the company may be named. Capacity figures never go here.
+    ``show_company``: whether the company may be named. Stages are given as positions in
+    vocab.STAGES (labels and colours travel once, in :func:`site_legend`). Capacity figures
+    never go here.
     """
     sites = placed.iloc[list(rows)]
     allowed = np.asarray(show_company)[list(rows)]
@@ -98,8 +101,7 @@ def sites_geojson(placed: pd.DataFrame, rows: Sequence[int], show_company: np.nd
                 "i": i,
                 "company": company,
                 "city": city,
-                "stages": [vocab.STAGES[s] for s in stages],
-                "colour": STAGE_COLOURS[stages[0]] if stages else "#666666",
+                "s": [STAGE_INDEX[s] for s in stages],
                 "approx": placed_by != "coordinates",
             },
             "geometry": {"type": "Point", "coordinates": [round(float(x), 5), round(float(y), 5)]},
@@ -117,6 +119,11 @@ def sites_geojson(placed: pd.DataFrame, rows: Sequence[int], show_company: np.nd
         )
     ]
     return {"type": "FeatureCollection", "features": features}
+
+
+def site_legend() -> dict[str, list[str]]:
+    """Stage labels and colours in vocab.STAGES order, for the site layer's tooltips and dots."""
+    return {"labels": list(vocab.STAGES.values()), "colours": [STAGE_COLOURS[c] for c in vocab.STAGES]}
 
 
 def bounds_of(regions: gpd.GeoDataFrame, codes: Iterable[str]) -> dict[str, list[list[float]]]:

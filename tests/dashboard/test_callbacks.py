@@ -49,7 +49,7 @@ def callback(app, component_id: str, prop: str):
 
 
 def test_update_map(app, data: AtlasData) -> None:
-    update_map = callback(app, Ids.REGIONS, "hideout")
+    update_map = callback(app, Ids.REGION_CLASSES, "data")
     url, hideout, legend, cards = update_map(
         "2021", "3", "facilities", ["fill_finish"], None, None, None, None, "quantiles", "5"
     )

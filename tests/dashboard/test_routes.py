@@ -105,4 +105,4 @@ def test_basemap_and_sites(client, data: AtlasData) -> None:
     features = json.loads(gzip.decompress(sites.data))["features"]
     assert len(features) == data.index(2021).n == 350
     keys = {key for f in features for key in f["properties"]}
-    assert keys == {"i", "company", "city", "stages", "colour", "approx"}
+    assert keys == {"i", "company", "city", "s", "approx"}

@@ -15,7 +15,7 @@ from dashboard.data import SAMPLE_FILE, AtlasData
 from geodata import vocab
 from geodata.aggregate import Filters
 from layers import bitset
-from layers.choropleth import NO_DATA_CLASS, WITHHELD_CLASS, ZERO_CLASS, palette
+from layers.choropleth import NO_DATA_CLASS, WITHHELD_CLASS, ZERO_CLASS, palette, short_number
 from layers.classify import classify
 
 pytestmark = pytest.mark.integration
@@ -141,8 +141,14 @@ def test_cards_count_the_matching_sites(official: AtlasData, public: AtlasData, 
         "Sites": f"{len(fill):,}",
         "Companies": f"{fill['company'].str.strip().str.casefold().nunique():,}",
         "Countries": f"{fill['country'].nunique():,}",
-        "Capacity": "see map",
+        "Capacity": short_number(public.summary(2021, FILL)["capacity"]),
+        "Available": short_number(public.summary(2021, FILL)["available_capacity"]),
     }
+    # a selection with fewer than 3 companies: the public capacity totals are withheld
+    few = [c for c in sorted(set(fill["country"])) if fill.loc[fill["country"] == c, "company"].nunique() < 3]
+    assert few
+    small = card_values(views.cards(public, 2021, Filters(stages=("fill_finish",), countries=(few[0],))))
+    assert (small["Capacity"], small["Available"]) == ("withheld", "withheld")
 
 
 def test_official_capacity_card(official: AtlasData, raw: pd.DataFrame) -> None:
@@ -152,7 +158,8 @@ def test_official_capacity_card(official: AtlasData, raw: pd.DataFrame) -> None:
     assert summary["capacity"] == pytest.approx(capacity.sum())
     assert summary["available_capacity"] == pytest.approx(available.sum())
     cards = card_values(views.cards(official, 2021, Filters()))
-    assert cards["Capacity"].endswith(" doses/month")
+    assert cards["Capacity"] == short_number(capacity.sum())
+    assert cards["Available"] == short_number(available.sum())
 
 
 def read_csv(content: bytes) -> pd.DataFrame:

@@ -238,6 +238,7 @@ def test_summary(index: SiteIndex) -> None:
         "countries": 2,
         "capacity": 16600.0,
         "available_capacity": 3350.0,
+        "largest_company_share": 10000 / 16600,  # E's drug-substance site
     }
     assert summary(index, Filters(stages=("fill_finish",), countries=("DE",))) == {
         "facilities": 3,
@@ -245,6 +246,7 @@ def test_summary(index: SiteIndex) -> None:
         "countries": 1,
         "capacity": 3000.0,
         "available_capacity": 500.0,
+        "largest_company_share": 2000 / 3000,  # D of A 1000, B (none), D 2000
     }
 
 

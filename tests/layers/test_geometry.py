@@ -126,8 +126,7 @@ def test_sites_follow_the_given_rows_and_hide_unlisted_companies() -> None:
         "i": 0,
         "company": None,
         "city": "Ostdorf",
-        "stages": [],
-        "colour": "#666666",
+        "s": [],
         "approx": True,
     }
     assert first["geometry"] == {"type": "Point", "coordinates": [2.0, 46.5]}
@@ -135,8 +134,7 @@ def test_sites_follow_the_given_rows_and_hide_unlisted_companies() -> None:
         "i": 1,
         "company": None,
         "city": "Westdorf",
-        "stages": ["Fill & finish", "Quality control & batch release"],
-        "colour": geometry.STAGE_COLOURS["fill_finish"],
+        "s": [geometry.STAGE_INDEX["fill_finish"], geometry.STAGE_INDEX["qc_testing"]],
         "approx": False,
     }
     assert second["geometry"]["coordinates"] == [10.12346, 50.76543]
@@ -148,7 +146,10 @@ def test_sites_name_companies_that_may_be_shown() -> None:
     assert [p["company"] for p in props] == ["Alpha", "Beta", None]
     assert [p["city"] for p in props] == ["Westdorf", None, "Ostdorf"]
     assert [p["approx"] for p in props] == [False, True, True]
-    assert props[1]["colour"] == geometry.STAGE_COLOURS["raw_materials"]
+    assert props[1]["s"] == [geometry.STAGE_INDEX["raw_materials"]]
+    legend = geometry.site_legend()
+    assert legend["labels"][props[1]["s"][0]] == "Raw materials & ingredients"
+    assert legend["colours"][props[1]["s"][0]] == geometry.STAGE_COLOURS["raw_materials"]
 
 
 def test_sites_never_carry_capacity_figures() -> None:
