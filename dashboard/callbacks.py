@@ -74,7 +74,8 @@ def register(app: Dash, data: AtlasData) -> None:
         if not show:
             return None, {}
         filters = views.filters_from(stages, bottlenecks, platforms, countries, sizes)
-        url = views.geo_url("sites", int(version), None, data.sites_geojson(int(version)).etag)
+        # the points are built when the browser asks for them (once), not in this callback
+        url = views.geo_url("sites", int(version), None, data.fingerprint)
         return url, views.sites_hideout(data, int(version), filters)
 
     @app.callback(

@@ -52,6 +52,8 @@ class AtlasData:
         self.scale = scale
         self.tolerance_km = tolerance_km
         self.table = records.load_facilities(self.path)
+        #: names this dataset and audience in URLs, so browsers never reuse another's cached sites
+        self.fingerprint = hashlib.sha256(self.path.read_bytes() + audience.encode()).hexdigest()[:16]
         self.is_sample = self.path.resolve() == SAMPLE_FILE.resolve()
         self.facilities = self.table.facilities
         self.countries = sorted(set(self.facilities["country"].dropna()))

@@ -97,7 +97,7 @@ def test_update_sites(app, data: AtlasData, raw: pd.DataFrame) -> None:
     update_sites = callback(app, Ids.SITES, "hideout")
     assert update_sites([], 2021, *NO_FILTERS) == (None, {})
     url, hideout = update_sites(["show"], "2021", None, None, None, ["DE"], None)
-    assert url == f"/atlas/geo/sites-2021.json?v={data.sites_geojson(2021).etag}"
+    assert url == f"/atlas/geo/sites-2021.json?v={data.fingerprint}"
     assert hideout["n"] == len(raw)
     assert bitset.decode(hideout["bits"], hideout["n"]).sum() == (raw["country"] == "DE").sum()
 
