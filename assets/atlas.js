@@ -12,6 +12,15 @@ window.atlas = Object.assign({}, window.atlas, (function () {
   let state = {};
   const drawn = {key: null, layers: []};
 
+  // Leaflet measures its container once; re-measure when the panel around it changes size
+  // (e.g. when the summary cards arrive), so fitting bounds and clustering use the real size.
+  const watched = new WeakSet();
+  function watchSize(map) {
+    if (!map || watched.has(map) || typeof ResizeObserver === 'undefined') { return; }
+    watched.add(map);
+    new ResizeObserver(() => map.invalidateSize({pan: false})).observe(map.getContainer());
+  }
+
   let bitsText = null, bits = null;
   function matches(hideout, i) {
     if (!hideout || !hideout.bits) { return false; }
@@ -40,7 +49,8 @@ window.atlas = Object.assign({}, window.atlas, (function () {
       };
     },
     regionHover: function () { return {weight: 2.5, color: '#222222'}; },
-    regionEach: function (feature, layer) {
+    regionEach: function (feature, layer, context) {
+      watchSize(context && context.map);
       const key = feature.properties.k;
       if (drawn.key !== key) { drawn.key = key; drawn.layers = []; }
       drawn.layers.push(layer);

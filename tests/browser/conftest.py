@@ -5,8 +5,9 @@ hands it Chromium options that keep the browser off the network (no Google servi
 
 What the page holds is read from the browser itself:
 
-* Dash props (e.g. the ``hideout`` of the regions layer) through ``window.dash_component_api.getLayout``,
-  the public accessor of Dash >= 3 for the renderer's layout store;
+* Dash props (e.g. the region classes {key, cls, colors}: the "region-classes" store, or the regions
+  layer's ``hideout`` in earlier versions) through ``window.dash_component_api.getLayout``, the
+  public accessor of Dash >= 3 for the renderer's layout store;
 * the Leaflet map object through the React context that react-leaflet's MapContainer provides
   (found by walking the React fiber below ``#map``), to project lat/lon to pixels and list layers.
 
@@ -58,6 +59,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config.option, "headless"):
         config.option.headless = True
         config.option.webdriver = "Chrome"
+    # selenium 4.2 calls urllib3's deprecated getheader() on every command
+    config.addinivalue_line("filterwarnings", "ignore:HTTPResponse.getheader:DeprecationWarning")
 
 
 def pytest_setup_options() -> Options:
@@ -164,6 +167,19 @@ def public_truth(nuts_dir: Path) -> Truth:
 # Driving and reading the page
 # --------------------------------------------------------------------------------------------
 
+#: The region classes of the latest map update, {key, cls, colors}: the regions layer's ``hideout``
+#: or, where the app sends them through a dcc.Store ("region-classes") restyled clientside, its data.
+GET_CLASSES = """
+const api = window.dash_component_api;
+if (!api || !api.getLayout) { return null; }
+for (const [id, name] of [['region-classes', 'data'], ['regions', 'hideout']]) {
+  const item = api.getLayout(id);
+  const value = item && item.props ? item.props[name] : null;
+  if (value && value.key) { return value; }
+}
+return null;
+"""
+
 GET_PROP = """
 const api = window.dash_component_api;
 const item = api && api.getLayout ? api.getLayout(arguments[0]) : undefined;
@@ -172,9 +188,8 @@ return item && item.props ? (item.props[arguments[1]] === undefined ? null : ite
 
 #: Find the Leaflet map through react-leaflet's context provider below the #map element.
 FIND_MAP = """
-if (window.__atlasMap && window.__atlasMap._container && document.body.contains(window.__atlasMap._container)) {
-  return true;
-}
+const known = window.__atlasMap;
+if (known && known._container && document.body.contains(known._container)) { return true; }
 const el = document.getElementById('map');
 if (!el) { return false; }
 const key = Object.keys(el).find(k => k.startsWith('__reactFiber$'));
@@ -255,6 +270,10 @@ class AtlasPage:
     def prop(self, component_id: str, name: str) -> Any:
         return self.js(GET_PROP, component_id, name)
 
+    def region_classes(self) -> dict[str, Any] | None:
+        """{key, cls, colors} of the latest map update, as the browser holds it."""
+        return self.js(GET_CLASSES)
+
     def text(self, selector: str) -> str:
         return self.duo.find_element(selector).text
 
@@ -273,6 +292,14 @@ class AtlasPage:
     def site_counts(self) -> dict[str, int]:
         return self.leaflet(SITE_COUNTS)
 
+    def frame(self, placed: pd.DataFrame) -> None:
+        """Fit the map around every site of ``placed``: clusters only count sites in the view."""
+        south, north = float(placed["map_lat"].min()) - 1, float(placed["map_lat"].max()) + 1
+        west, east = float(placed["map_lon"].min()) - 1, float(placed["map_lon"].max()) + 1
+        self.leaflet(
+            "window.__atlasMap.fitBounds(arguments[0], {animate: false});", [[south, west], [north, east]]
+        )
+
     def viewport_xy(self, lat: float, lon: float) -> tuple[float, float]:
         """Where a lat/lon point is on screen (CSS pixels from the viewport's top-left)."""
         x, y = self.leaflet(
@@ -289,12 +316,12 @@ class AtlasPage:
         ActionChains(self.driver).move_to_location(int(x), int(y)).perform()
 
     def wait_for_regions(self, expected: dict[str, Any]) -> dict[str, Any]:
-        """Wait until the regions layer's hideout is ``expected``; return it."""
+        """Wait until the browser holds the region classes ``expected``; return them."""
         wait_until(
-            lambda: self.prop("regions", "hideout") == expected,
-            what=f"hideout of 'regions' to become the expected one for key {expected['key']}",
+            lambda: self.region_classes() == expected,
+            what=f"the region classes to become the expected ones for key {expected['key']}",
         )
-        return self.prop("regions", "hideout")
+        return self.region_classes()
 
     # --- controls ------------------------------------------------------------------------------
 
@@ -305,7 +332,9 @@ class AtlasPage:
         """Pick the option labelled ``label`` in a dcc.Dropdown (Dash 4 markup), then close it."""
         self.duo.find_element(f"#{component_id}").click()
         options = wait_until(
-            lambda: self.driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-options .dash-dropdown-option"),
+            lambda: self.driver.find_elements(
+                By.CSS_SELECTOR, ".dash-dropdown-options .dash-dropdown-option"
+            ),
             what=f"the options of #{component_id}",
         )
         matching = [option for option in options if option.text.strip() == label]
@@ -337,17 +366,17 @@ class AtlasPage:
         self.duo.wait_for_element("#card-sites .card-value", timeout=WAIT)
         if sites is not None:
             self.duo.wait_for_text_to_equal("#card-sites .card-value", f"{sites:,}", timeout=WAIT)
-        wait_until(lambda: self.prop("regions", "hideout"), what="the first map update")
+        wait_until(self.region_classes, what="the first map update")
 
 
 @pytest.fixture
-def atlas(dash_duo: Any, nuts_dir: Path) -> Iterator[Callable[..., AtlasPage]]:
-    """Start the dashboard: ``atlas(path=None, audience='official')`` returns the loaded page."""
+def atlas(nuts_dir: Path, dash_duo: Any) -> Iterator[Callable[..., AtlasPage]]:
+    """Start the dashboard: ``atlas(path=None, audience='official', **run_kwargs)`` returns the page."""
 
-    def start(path: Path | None = None, audience: str = "official") -> AtlasPage:
+    def start(path: Path | None = None, audience: str = "official", **server: Any) -> AtlasPage:
         from app import create_app
 
-        dash_duo.start_server(create_app(path, audience))
+        dash_duo.start_server(create_app(path, audience), **server)
         page = AtlasPage(dash_duo)
         page.wait_for_start()
         return page
