@@ -38,7 +38,7 @@ def register(app: Dash, data: AtlasData) -> None:
     def update_map(version, level, metric, stages, bottlenecks, platforms, countries, sizes, scheme, k):
         filters = views.filters_from(stages, bottlenecks, platforms, countries, sizes)
         update = views.map_update(data, int(version), int(level), metric, filters, scheme, int(k))
-        return update.regions_url, update.hideout, update.legend, update.cards
+        return update.regions_url, update.classes, update.legend, update.cards
 
     @app.callback(
         Output(Ids.BASEMAP, "url"),

@@ -39,7 +39,7 @@ def filters_from(
 @dataclass(frozen=True)
 class MapUpdate:
     regions_url: str
-    hideout: dict[str, object]
+    classes: dict[str, object]  # {key, cls, colors}: what atlas.restyle applies
     legend: html.Div
     cards: list[dbc.Card]
 
@@ -56,8 +56,8 @@ def map_update(
     order = data.region_order(version, level)
     result = choropleth.build(table, order, metric, scheme, k, withhold=data.audience == "public")
     url = geo_url("regions", version, level, data.region_geojson(version, level).etag)
-    hideout = result.hideout(data.geometry_key(version, level))
-    return MapUpdate(url, hideout, legend(metric, result.legend, filters), cards(data, version, filters))
+    classes = result.payload(data.geometry_key(version, level))
+    return MapUpdate(url, classes, legend(metric, result.legend, filters), cards(data, version, filters))
 
 
 def legend(metric: str, entries: list[LegendEntry], filters: Filters) -> html.Div:

@@ -7,6 +7,7 @@ All inputs and outputs are lon/lat in EPSG:4326; distances are measured in EPSG:
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -118,6 +119,24 @@ def carry_over(code_2024: str, year: int, scale: str = "20M") -> tuple[str | Non
     )
 
 
+@dataclass
+class _Placement:
+    """Per-site outcome while placing: region code, match kind, note, evidence used."""
+
+    nuts3: np.ndarray  # str or None
+    match: np.ndarray
+    notes: np.ndarray
+    placed_by: np.ndarray  # 'coordinates' | 'postcode' | 'nuts3' | None
+
+    def set(
+        self, i: int | np.integer, code: str | None, match: str, placed_by: str | None, note: str
+    ) -> None:
+        self.nuts3[i], self.match[i], self.placed_by[i], self.notes[i] = code, match, placed_by, note
+
+    def add_note(self, i: int | np.integer, text: str) -> None:
+        self.notes[i] = f"{self.notes[i]}; {text}" if self.notes[i] else text
+
+
 def place(
     facilities: pd.DataFrame,
     year: int = 2021,
@@ -136,29 +155,33 @@ def place(
     lon = out["longitude"].to_numpy(dtype=float, na_value=np.nan)
     lat = out["latitude"].to_numpy(dtype=float, na_value=np.nan)
     has_xy = np.isfinite(lon) & np.isfinite(lat)
-    result = assign_points(lon, lat, year, scale, tolerance_km)
-    nuts3 = np.array(
-        [str(c) if ok and c is not pd.NA else None for c, ok in zip(result["nuts3"], has_xy, strict=True)],
-        dtype=object,
+    found = assign_points(lon, lat, year, scale, tolerance_km)
+    state = _Placement(
+        nuts3=np.array(
+            [str(c) if ok and not pd.isna(c) else None for c, ok in zip(found["nuts3"], has_xy, strict=True)],
+            dtype=object,
+        ),
+        match=np.where(has_xy, found["nuts_match"], UNMATCHED).astype(object),
+        notes=np.full(n, "", dtype=object),
+        placed_by=np.array(["coordinates" if ok else None for ok in has_xy], dtype=object),
     )
-    match = np.where(has_xy, result["nuts_match"], UNMATCHED).astype(object)
-    notes = np.full(n, "", dtype=object)
-    placed_by = np.array(["coordinates" if ok else None for ok in has_xy], dtype=object)
     for i in np.flatnonzero(has_xy):
-        if match[i] == NEAREST:
-            notes[i] = f"outside every polygon; nearest region {result['distance_km'].iloc[i]:.1f} km away"
-        elif match[i] == UNMATCHED:
-            notes[i] = f"no NUTS {year} region within {tolerance_km:g} km of the coordinates"
+        if state.match[i] == NEAREST:
+            state.notes[i] = (
+                f"outside every polygon; nearest region {found['distance_km'].iloc[i]:.1f} km away"
+            )
+        elif state.match[i] == UNMATCHED:
+            state.notes[i] = f"no NUTS {year} region within {tolerance_km:g} km of the coordinates"
 
-    _check_countries(out, year, scale, tolerance_km, lon, lat, has_xy, nuts3, match, notes, placed_by)
-    _place_without_coordinates(out, year, scale, has_xy, nuts3, match, notes, placed_by)
-    _check_given_codes(out, has_xy, nuts3, notes)
+    _check_countries(out, year, scale, tolerance_km, lon, lat, has_xy, state)
+    _place_without_coordinates(out, year, scale, has_xy, state)
+    _check_given_codes(out, has_xy, state)
 
-    out["nuts3"] = pd.array([c if c else pd.NA for c in nuts3], dtype="string")
+    out["nuts3"] = pd.array([c if c else pd.NA for c in state.nuts3], dtype="string")
     with_levels(out)
-    out["nuts_match"] = match
-    out["nuts_note"] = notes
-    out["placed_by"] = placed_by
+    out["nuts_match"] = state.match
+    out["nuts_note"] = state.notes
+    out["placed_by"] = state.placed_by
     labels = _label_points(year, scale)
     approx = ~has_xy & out["nuts3"].notna().to_numpy()
     map_lon, map_lat = lon.copy(), lat.copy()
@@ -178,14 +201,11 @@ def _check_countries(
     lon: np.ndarray,
     lat: np.ndarray,
     has_xy: np.ndarray,
-    nuts3: np.ndarray,
-    match: np.ndarray,
-    notes: np.ndarray,
-    placed_by: np.ndarray,
+    state: _Placement,
 ) -> None:
     """Flag regions in another country than stated; detect swapped latitude/longitude."""
     stated = out["country"].astype(object).to_numpy()
-    region_country = np.array([c[:2] if c else None for c in nuts3], dtype=object)
+    region_country = np.array([c[:2] if c else None for c in state.nuts3], dtype=object)
     has_country = np.array([isinstance(c, str) and bool(c) for c in stated], dtype=bool)
     suspect = np.flatnonzero(has_xy & has_country & (region_country != stated))
     if not len(suspect):
@@ -194,38 +214,32 @@ def _check_countries(
     for j, i in enumerate(suspect):
         alt = swapped["nuts3"].iloc[j]
         if not pd.isna(alt) and str(alt)[:2] == stated[i]:
-            nuts3[i], match[i], placed_by[i] = None, UNMATCHED, None
-            notes[i] = (
-                f"latitude and longitude look swapped: as given the point lies "
-                f"{'in ' + str(region_country[i]) if region_country[i] else 'in no region'}, "
-                f"swapped it lies in {stated[i]} ({alt}); correct the file"
+            where = f"in {region_country[i]}" if region_country[i] else "in no region"
+            state.set(
+                i,
+                None,
+                UNMATCHED,
+                None,
+                f"latitude and longitude look swapped: as given the point lies {where}, "
+                f"swapped it lies in {stated[i]} ({alt}); correct the file",
             )
         elif region_country[i]:
-            extra = f"region lies in {region_country[i]} but the record states {stated[i]}"
-            notes[i] = f"{notes[i]}; {extra}" if notes[i] else extra
+            state.add_note(i, f"region lies in {region_country[i]} but the record states {stated[i]}")
 
 
-def _check_given_codes(out: pd.DataFrame, has_xy: np.ndarray, nuts3: np.ndarray, notes: np.ndarray) -> None:
+def _check_given_codes(out: pd.DataFrame, has_xy: np.ndarray, state: _Placement) -> None:
     """Note where coordinates place a site in another region than its given nuts3 code."""
     if "nuts3" not in out:
         return
     given = out["nuts3"].astype(object).to_numpy()
     for i in np.flatnonzero(has_xy):
-        code = given[i]
-        if isinstance(code, str) and code and nuts3[i] and code != nuts3[i]:
-            extra = f"the coordinates lie in {nuts3[i]}, the file gives nuts3 {code}"
-            notes[i] = f"{notes[i]}; {extra}" if notes[i] else extra
+        code, placed = given[i], state.nuts3[i]
+        if isinstance(code, str) and code and placed and code != placed:
+            state.add_note(i, f"the coordinates lie in {placed}, the file gives nuts3 {code}")
 
 
 def _place_without_coordinates(
-    out: pd.DataFrame,
-    year: int,
-    scale: str,
-    has_xy: np.ndarray,
-    nuts3: np.ndarray,
-    match: np.ndarray,
-    notes: np.ndarray,
-    placed_by: np.ndarray,
+    out: pd.DataFrame, year: int, scale: str, has_xy: np.ndarray, state: _Placement
 ) -> None:
     valid_codes = set(nuts.load(year, 3, scale)["NUTS_ID"])
     postcode = out["postcode"].astype(object).to_numpy() if "postcode" in out else np.full(len(out), None)
@@ -238,15 +252,15 @@ def _place_without_coordinates(
             if code_2024:
                 code, carry_note = carry_over(code_2024, year, scale)
                 if code and code in valid_codes:
-                    nuts3[i], match[i], placed_by[i] = code, WITHIN, "postcode"
-                    notes[i] = "; ".join(x for x in (f"placed by {note}", carry_note) if x)
+                    text = "; ".join(x for x in (f"placed by {note}", carry_note) if x)
+                    state.set(i, code, WITHIN, "postcode", text)
                     continue
                 note = carry_note or f"{code_2024} is not a NUTS {year} region"
             reasons.append(note)
         if isinstance(given[i], str) and given[i]:
             if given[i] in valid_codes:
-                nuts3[i], match[i], placed_by[i] = given[i], WITHIN, "nuts3"
-                notes[i] = "; ".join([f"placed by the given NUTS {year} code", *reasons])
+                text = "; ".join([f"placed by the given NUTS {year} code", *reasons])
+                state.set(i, given[i], WITHIN, "nuts3", text)
                 continue
             reasons.append(f"nuts3 {given[i]} is not a NUTS {year} level-3 code; check the NUTS version")
-        notes[i] = "; ".join(reasons) or "no coordinates, postcode or nuts3 to place the site"
+        state.notes[i] = "; ".join(reasons) or "no coordinates, postcode or nuts3 to place the site"

@@ -74,8 +74,8 @@ class Choropleth:
     colours: list[str]  # colour of class 0..k-1
     legend: list[LegendEntry]
 
-    def hideout(self, key: str) -> dict[str, object]:
-        """The compact payload for the map's style function (key names the geometry)."""
+    def payload(self, key: str) -> dict[str, object]:
+        """The compact payload the browser restyles the regions with (key names the geometry)."""
         return {"key": key, "cls": self.classes, "colors": self.colours}
 
 

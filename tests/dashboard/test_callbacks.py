@@ -56,7 +56,7 @@ def test_update_map(app, data: AtlasData) -> None:
     expected = views.map_update(data, 2021, 3, "facilities", Filters(stages=("fill_finish",)), "quantiles", 5)
     assert url == expected.regions_url
     assert url.startswith("/atlas/geo/regions-2021-3.json?v=")
-    assert hideout == expected.hideout
+    assert hideout == expected.classes
     assert hideout["key"] == "2021-3"
     assert len(hideout["cls"]) == len(data.region_order(2021, 3))
     assert isinstance(legend, html.Div)

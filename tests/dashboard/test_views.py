@@ -79,17 +79,17 @@ def test_map_update_points_at_the_geometry_of_version_and_level(
     assert update.regions_url == f"/atlas/geo/regions-{version}-{level}.json?v={payload.etag}"
     features = geojson(payload)["features"]
     order = official.region_order(version, level)
-    assert update.hideout["key"] == f"{version}-{level}"
-    assert {f["properties"]["k"] for f in features} == {update.hideout["key"]}
+    assert update.classes["key"] == f"{version}-{level}"
+    assert {f["properties"]["k"] for f in features} == {update.classes["key"]}
     assert [f["properties"]["id"] for f in features] == order
-    assert len(update.hideout["cls"]) == len(order)
+    assert len(update.classes["cls"]) == len(order)
     assert all(len(code) == level + 2 for code in order)
 
 
 def test_map_classes_line_up_with_the_regions(official: AtlasData) -> None:
     update = views.map_update(official, 2021, 3, "facilities", Filters(), "quantiles", 5)
     order = official.region_order(2021, 3)
-    classes = dict(zip(order, update.hideout["cls"], strict=True))
+    classes = dict(zip(order, update.classes["cls"], strict=True))
     placed = official.placed(2021)
     with_sites = set(placed["nuts3"])
     covered = set(official.countries)
@@ -104,9 +104,9 @@ def test_map_classes_line_up_with_the_regions(official: AtlasData) -> None:
     # many regions hold one site, so the quintiles collapse to fewer classes
     values = official.regions(2021, 3, Filters())["facilities"].reindex(order).to_numpy(float)
     expected = classify(values, "quantiles", 5)
-    assert update.hideout["cls"] == expected.klass.tolist()
-    assert update.hideout["colors"] == palette(expected.k)
-    assert max(update.hideout["cls"]) == expected.k - 1
+    assert update.classes["cls"] == expected.klass.tolist()
+    assert update.classes["colors"] == palette(expected.k)
+    assert max(update.classes["cls"]) == expected.k - 1
 
 
 def test_stage_filter_counts_sites_with_that_stage(official: AtlasData, raw: pd.DataFrame) -> None:
@@ -120,7 +120,7 @@ def test_stage_filter_counts_sites_with_that_stage(official: AtlasData, raw: pd.
     regions_with_stage = sites.loc[sites["stages"].map(lambda s: "fill_finish" in s), "nuts3"]
     assert set(table.index[table["facilities"] > 0]) == set(regions_with_stage)
     update = views.map_update(official, 2021, 3, "facilities", FILL, "natural_breaks", 4)
-    assert sum(k >= 0 for k in update.hideout["cls"]) == regions_with_stage.nunique()
+    assert sum(k >= 0 for k in update.classes["cls"]) == regions_with_stage.nunique()
 
 
 def test_cards_count_the_matching_sites(official: AtlasData, public: AtlasData, raw: pd.DataFrame) -> None:
@@ -225,12 +225,12 @@ def test_public_withholds_regions_with_fewer_than_three_companies(
     many = shown["companies"] >= 3
     assert hidden.loc[many, "facilities"].tolist() == shown.loc[many, "facilities"].astype(float).tolist()
     update = views.map_update(public, 2021, 3, "facilities", Filters(), "quantiles", 5)
-    classes = dict(zip(public.region_order(2021, 3), update.hideout["cls"], strict=True))
+    classes = dict(zip(public.region_order(2021, 3), update.classes["cls"], strict=True))
     assert {classes[code] for code in shown.index[few]} == {WITHHELD_CLASS}
     assert all(classes[code] >= 0 for code in shown.index[many])
     # the official view of the same regions is not withheld
     official_update = views.map_update(official, 2021, 3, "facilities", Filters(), "quantiles", 5)
-    assert WITHHELD_CLASS not in official_update.hideout["cls"]
+    assert WITHHELD_CLASS not in official_update.classes["cls"]
     # and the public regions export leaves their values empty
     rows = read_csv(views.export_regions(public, 2021, 3, Filters(), NOW)[0]).set_index("nuts_id")
     code = shown.index[few][0]
@@ -250,7 +250,7 @@ def test_region_info_for_a_withheld_region(public: AtlasData, official: AtlasDat
 
 def test_official_specialisation_without_stage_is_never_withheld(official: AtlasData) -> None:
     update = views.map_update(official, 2021, 3, "specialisation", Filters(), "quantiles", 5)
-    assert set(update.hideout["cls"]) == {NO_DATA_CLASS}
+    assert set(update.classes["cls"]) == {NO_DATA_CLASS}
     shown = official.regions(2021, 3, Filters())
     code = shown.index[(shown["companies"] > 0) & (shown["companies"] < 3)][0]
     lines = [div.children for div in views.region_info(official, 2021, 3, "specialisation", Filters(), code)]

@@ -263,7 +263,7 @@ def test_whole_number_ranges_with_a_fractional_bound_above_half() -> None:
 
 def test_hideout_payload() -> None:
     result = build(mixed_table(), ORDER, "facilities", "equal_interval", 3)
-    assert result.hideout("2021-3") == {
+    assert result.payload("2021-3") == {
         "key": "2021-3",
         "cls": [-3, 0, 0, 0, -1, 2, -2],
         "colors": palette(3),
