@@ -168,7 +168,7 @@ const geoEnd = () => {
   return e.length ? e[e.length - 1].responseEnd : null;
 };
 const canvasPixels = () => {
-  const c = document.querySelector('#map .leaflet-overlay-pane canvas');
+  const c = document.querySelector('#map .leaflet-atlas-regions-pane canvas');
   if (!c || !c.width) { return 0; }
   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
   let n = 0;

@@ -63,20 +63,31 @@ def register(app: Dash, data: AtlasData) -> None:
         code = feature["properties"]["id"]
         return views.region_info(data, int(version), int(level), metric, filters, code)
 
-    @app.callback(
-        Output(Ids.SITES, "url"),
-        Output(Ids.SITES, "hideout"),
+    # Only while the site layer is on do filter changes reach the server for it: the browser
+    # gathers the query and sends nothing when the layer is off.
+    app.clientside_callback(
+        "function(show, version, st, bn, pf, cn, sz, previous) {"
+        " return window.atlas.sitesQuery(show, version, [st, bn, pf, cn, sz], previous); }",
+        Output(Ids.SITES_QUERY, "data"),
         Input(Ids.POINTS, "value"),
         Input(Ids.VERSION, "value"),
         *FILTER_INPUTS,
+        State(Ids.SITES_QUERY, "data"),
     )
-    def update_sites(show, version, stages, bottlenecks, platforms, countries, sizes):
-        if not show:
+
+    @app.callback(
+        Output(Ids.SITES, "url"),
+        Output(Ids.SITES, "hideout"),
+        Input(Ids.SITES_QUERY, "data"),
+        prevent_initial_call=True,
+    )
+    def update_sites(query):
+        if not query or not query.get("show"):
             return None, {}
-        filters = views.filters_from(stages, bottlenecks, platforms, countries, sizes)
+        filters = views.filters_from(*query["filters"])
         # the points are built when the browser asks for them (once), not in this callback
-        url = views.geo_url("sites", int(version), None, data.fingerprint)
-        return url, views.sites_hideout(data, int(version), filters)
+        url = views.geo_url("sites", int(query["version"]), None, data.fingerprint)
+        return url, views.sites_hideout(data, int(query["version"]), filters)
 
     @app.callback(
         Output(Ids.DOWNLOAD_SITES, "data"),

@@ -19,6 +19,7 @@ class Ids:
     REGION_CLASSES = "region-classes"  # Store: {key, cls, colors} of the latest update
     REGIONS_STYLED = "regions-styled"  # Store: written by the clientside restyle
     SITES = "sites"
+    SITES_QUERY = "sites-query"  # Store: {show, version, filters} while the site layer is on
     LEGEND = "legend"
     INFO = "region-info"
     JUMP = "jump"

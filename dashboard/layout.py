@@ -218,6 +218,7 @@ def map_panel(info: PageInfo) -> html.Div:
             leaflet_map,
             dcc.Store(id=Ids.REGION_CLASSES),
             dcc.Store(id=Ids.REGIONS_STYLED),
+            dcc.Store(id=Ids.SITES_QUERY),
             html.Div(id=Ids.LEGEND, className="atlas-legend atlas-overlay"),
             html.Div("Hover over a region", id=Ids.INFO, className="atlas-info atlas-overlay", role="status"),
             _jump_control(info),

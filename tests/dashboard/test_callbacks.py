@@ -95,8 +95,10 @@ def test_show_region(app, data: AtlasData) -> None:
 
 def test_update_sites(app, data: AtlasData, raw: pd.DataFrame) -> None:
     update_sites = callback(app, Ids.SITES, "hideout")
-    assert update_sites([], 2021, *NO_FILTERS) == (None, {})
-    url, hideout = update_sites(["show"], "2021", None, None, None, ["DE"], None)
+    assert update_sites(None) == (None, {})
+    assert update_sites({"show": False}) == (None, {})
+    query = {"show": True, "version": 2021, "filters": [None, None, None, ["DE"], None]}
+    url, hideout = update_sites(query)
     assert url == f"/atlas/geo/sites-2021.json?v={data.fingerprint}"
     assert hideout["n"] == len(raw)
     assert bitset.decode(hideout["bits"], hideout["n"]).sum() == (raw["country"] == "DE").sum()
