@@ -101,6 +101,10 @@ def _locating_columns(raw: RawTable) -> pd.DataFrame:
 def _assign(args: argparse.Namespace) -> int:
     raw = read_table(args.input)
     located = _locating_columns(raw)
+    # boundaries come from NUTS_DATA_DIR, the cache, or a GISCO download into the cache
+    nuts.ensure_file(nuts.NutsKey(args.year, 3, args.scale))
+    if args.year != 2024 and located["postcode"].notna().any():
+        nuts.ensure_file(nuts.NutsKey(2024, 3, "20M"))  # the postcode table speaks NUTS 2024
     placed = placement.place(located, args.year, args.scale, args.tolerance_km)
     out = raw.frame.drop(columns=[SOURCE_ROW]).copy()
     for col in placement.PLACEMENT_COLUMNS:

@@ -3,7 +3,8 @@
 Where a file comes from, in order:
 1. the folder named by the environment variable NUTS_DATA_DIR;
 2. the project's user cache folder (see :func:`cache_dir`);
-3. a download from GISCO's distribution service into that cache (``fetch``).
+3. a download from GISCO's distribution service into that cache (``fetch``); the environment
+   variable NUTS_DOWNLOAD_URL (a pattern with ``{name}``) points it at a mirror instead.
 
 Loading never downloads by itself: the dashboard and the CLI call :func:`ensure_files` first
 when they are allowed to, so an offline machine gets a clear message instead of a hang.
@@ -124,7 +125,7 @@ def fetch(
     Raises NutsDataError with the URL and reason when the download fails.
     """
     name = key.level_file()
-    url = GISCO_URL.format(name=name)
+    url = os.environ.get("NUTS_DOWNLOAD_URL", GISCO_URL).format(name=name)
     target = cache_dir() / name
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{name}.", suffix=".part")

@@ -129,12 +129,31 @@ def test_assign_without_nuts_data_exits_2_saying_how_to_get_it(tiny_nuts: Path, 
     (tiny_nuts / "NUTS_RG_20M_2021_4326_LEVL_3.geojson").unlink()
     source = tmp_path / "points.csv"
     source.write_text("lat,lon\n50.5,10.5\n", encoding="utf-8")
-    result = run("assign", source, "--out", tmp_path / "out.csv")
+    unreachable = (tmp_path / "no-mirror").as_uri() + "/{name}"
+    result = run(
+        "assign", source, "--out", tmp_path / "out.csv", env={**os.environ, "NUTS_DOWNLOAD_URL": unreachable}
+    )
     assert result.returncode == 2
     assert "NUTS_RG_20M_2021_4326_LEVL_3.geojson" in result.stderr
     assert "NUTS_DATA_DIR" in result.stderr
     assert "python -m geodata fetch-nuts" in result.stderr
+    assert "The download failed too" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_assign_downloads_missing_boundaries_into_the_cache(tiny_nuts: Path, tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    level3 = tiny_nuts / "NUTS_RG_20M_2021_4326_LEVL_3.geojson"
+    (mirror / level3.name).write_bytes(level3.read_bytes())
+    level3.unlink()
+    source = tmp_path / "points.csv"
+    source.write_text("lat,lon\n50.5,10.5\n", encoding="utf-8")
+    env = {**os.environ, "NUTS_DOWNLOAD_URL": mirror.as_uri() + "/{name}"}
+    result = run("assign", source, "--out", tmp_path / "out.csv", env=env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "cache" / "vaccine-capacity-atlas" / "nuts" / level3.name).is_file()
+    assert "DE111" in (tmp_path / "out.csv").read_text(encoding="utf-8")
 
 
 VALIDATE_INPUT = """\
