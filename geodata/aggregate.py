@@ -135,6 +135,16 @@ class SiteIndex:
             self._universes[key] = (codes, np.searchsorted(codes, own)[self.region_idx[level]])
         return self._universes[key]
 
+    def pairs(self, level: int, all_regions: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Number of each site's (region, company) pair, and the region position of each pair."""
+        key = (-2 - level, tuple(all_regions) if all_regions is not None else ())
+        if key not in self._universes:
+            _codes, region = self.regions(level, all_regions)
+            width = int(self.company.max(initial=0)) + 1
+            numbers, inverse = np.unique(region.astype(np.int64) * width + self.company, return_inverse=True)
+            self._universes[key] = (inverse.ravel(), (numbers // width).astype(np.int64))
+        return self._universes[key]
+
     def codes(self, attribute: str) -> tuple[np.ndarray, np.ndarray]:
         """Integer code per site and the distinct values of ``attribute`` ('country', 'size')."""
         key = (-1, (attribute,))
@@ -167,20 +177,23 @@ class SiteIndex:
         return keep
 
 
-def _distinct_per_region(region: np.ndarray, company: np.ndarray, n_regions: int) -> np.ndarray:
-    pairs = np.unique(region.astype(np.int64) * (company.max(initial=0) + 1) + company)
-    return np.bincount(pairs // (company.max(initial=0) + 1), minlength=n_regions)
+def _per_region_companies(
+    pairs: np.ndarray, pair_region: np.ndarray, keep: np.ndarray, capacity: np.ndarray, n_regions: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct companies per region, and the largest share of a region's capacity held by one company.
 
-
-def _largest_company_share(region: np.ndarray, company: np.ndarray, weight: np.ndarray, n: int) -> np.ndarray:
-    width = company.max(initial=0) + 1
-    pairs, inverse = np.unique(region.astype(np.int64) * width + company, return_inverse=True)
-    per_pair = np.bincount(inverse, weights=weight, minlength=len(pairs))
-    largest = np.zeros(n)
-    np.maximum.at(largest, pairs // width, per_pair)
-    total = np.bincount(region, weights=weight, minlength=n)
+    ``pairs`` numbers each site's (region, company) pair; counting by pair needs no sorting.
+    """
+    n_pairs = len(pair_region)
+    sites = np.bincount(pairs[keep], minlength=n_pairs)
+    companies = np.bincount(pair_region[sites > 0], minlength=n_regions)
+    per_pair = np.bincount(pairs[keep], weights=capacity[keep], minlength=n_pairs)
+    largest = np.zeros(n_regions)
+    np.maximum.at(largest, pair_region, per_pair)
+    total = np.bincount(pair_region, weights=per_pair, minlength=n_regions)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, largest / total, 0.0)
+        share = np.where(total > 0, largest / total, 0.0)
+    return companies, share
 
 
 def aggregate(
@@ -212,12 +225,14 @@ def aggregate(
     r = len(codes)
     base = index.mask(filters, use_stages=False)
     keep = base & index.mask(filters) if filters.stages else base
-    reg, comp = region[keep], index.company[keep]
+    reg = region[keep]
+    pairs, pair_region = index.pairs(level, all_regions)
+    companies, largest_share = _per_region_companies(pairs, pair_region, keep, index.capacity, r)
     facilities = np.bincount(reg, minlength=r)
     table = pd.DataFrame(
         {
             "facilities": facilities,
-            "companies": _distinct_per_region(reg, comp, r),
+            "companies": companies,
             "capacity": np.bincount(reg, weights=index.capacity[keep], minlength=r),
             "available_capacity": np.bincount(reg, weights=index.available[keep], minlength=r),
             "bottleneck_reports": np.bincount(reg[index.bottlenecks[keep].any(axis=1)], minlength=r),
@@ -226,7 +241,7 @@ def aggregate(
     )
     table["specialisation"] = _location_quotient(region, base, keep, facilities, filters)
     few = (table["companies"] > 0) & (table["companies"] < min_companies)
-    dominant = _largest_company_share(reg, comp, index.capacity[keep], r) > dominance
+    dominant = largest_share > dominance
     table["suppressed"] = np.where(few, SUPPRESSED_FEW.format(n=min_companies), "")
     table["capacity_suppressed"] = np.where(
         few, table["suppressed"], np.where(dominant, SUPPRESSED_DOMINANT.format(p=dominance), "")
