@@ -52,15 +52,22 @@ window.atlas = Object.assign({}, window.atlas, (function () {
     regionEach: function (feature, layer, context) {
       watchSize(context && context.map);
       const key = feature.properties.k;
-      if (drawn.key !== key) { drawn.key = key; drawn.layers = []; }
+      if (drawn.key !== key || feature.properties.i === 0) { drawn.key = key; drawn.layers = []; }
       drawn.layers.push(layer);
     },
     restyle: function (payload) {
-      // Clientside callback: apply the classes sent by the server to the regions already drawn.
+      // Clientside callback: apply the classes sent by the server to the regions already drawn,
+      // touching only the regions whose colour changed (the canvas then repaints once).
+      const previous = state;
       state = payload || {};
       if (drawn.key === state.key) {
         const style = window.atlas.regionStyle;
-        for (const layer of drawn.layers) { layer.setStyle(style(layer.feature)); }
+        const sameColours = previous.key === state.key && previous.colors && state.colors &&
+          previous.colors.join() === state.colors.join();
+        for (const layer of drawn.layers) {
+          const i = layer.feature.properties.i;
+          if (!sameColours || previous.cls[i] !== state.cls[i]) { layer.setStyle(style(layer.feature)); }
+        }
       }
       return state.key ? state.key + ':' + (state.cls ? state.cls.length : 0) : '';
     },
