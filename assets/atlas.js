@@ -32,6 +32,19 @@ window.atlas = Object.assign({}, window.atlas, (function () {
     }
     return (bits[i >> 3] >> (7 - (i & 7))) & 1;
   }
+  // Site numbers below each cluster, looked up once per cluster: the clusters never change
+  // (they are built from all sites), only which sites match does.
+  function leafIndices(index, clusterId) {
+    if (!index.atlasLeaves) { index.atlasLeaves = new Map(); }
+    let ids = index.atlasLeaves.get(clusterId);
+    if (!ids) {
+      const leaves = index.getLeaves(clusterId, Infinity);
+      ids = new Int32Array(leaves.length);
+      for (let j = 0; j < leaves.length; j++) { ids[j] = leaves[j].properties.i; }
+      index.atlasLeaves.set(clusterId, ids);
+    }
+    return ids;
+  }
   function escapeHtml(text) {
     return String(text).replace(/[&<>"']/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c]));
   }
@@ -97,9 +110,9 @@ window.atlas = Object.assign({}, window.atlas, (function () {
     },
     siteCluster: function (feature, latlng, index, context) {
       // Clusters are built once from all sites; count only the sites matching the filters.
-      const leaves = index.getLeaves(feature.properties.cluster_id, Infinity);
+      const ids = leafIndices(index, feature.properties.cluster_id);
       let n = 0;
-      for (const leaf of leaves) { if (matches(context.hideout, leaf.properties.i)) { n++; } }
+      for (let j = 0; j < ids.length; j++) { if (matches(context.hideout, ids[j])) { n++; } }
       if (n === 0) { return L.layerGroup(); }
       const size = n < 10 ? 'small' : (n < 100 ? 'medium' : 'large');
       return L.marker(latlng, {icon: L.divIcon({
