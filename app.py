@@ -42,6 +42,7 @@ def create_app(data_path: str | Path | None = None, audience: str | None = None)
     if audience not in ("public", "official"):
         raise InputError(f"audience must be 'public' or 'official'; got {audience!r}")
     data = AtlasData(data_path, audience=audience)
+    data.warm()
     info = PageInfo(
         dataset=data.name,
         is_sample=data.is_sample,

@@ -77,6 +77,15 @@ class AtlasData:
         first, last = dates.min().date(), dates.max().date()
         return f"surveyed {first:%d %b %Y}" if first == last else f"surveyed {first:%d %b} – {last:%d %b %Y}"
 
+    def warm(self) -> None:
+        """Build what every first page load needs (region shapes of both versions, all levels,
+        and the places of the default version), so that no user waits for it."""
+        for version in vocab.NUTS_YEARS:
+            for level in vocab.NUTS_LEVELS:
+                self.region_geojson(version, level)
+            self.basemap_geojson(version)
+        self.index(vocab.NUTS_YEARS[0])
+
     def _placed(self, version: int) -> pd.DataFrame:
         return placement.place(self.facilities, version, self.scale, self.tolerance_km)
 
