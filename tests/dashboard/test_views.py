@@ -290,3 +290,14 @@ def test_geo_url() -> None:
 
 def test_filters_from_treats_empty_inputs_as_all() -> None:
     assert views.filters_from(None, [], None, ["de"], None) == Filters(countries=("DE",))
+
+
+def test_warm_builds_every_region_shape_before_the_first_request(real_nuts) -> None:
+    data = AtlasData(SAMPLE_FILE, audience="public")
+    assert data.region_geojson.cache_info().currsize == 0
+    data.warm()
+    assert data.region_geojson.cache_info().currsize == 8  # 2 versions x 4 levels
+    assert data.basemap_geojson.cache_info().currsize == 2
+    hits = data.region_geojson.cache_info().hits
+    views.map_update(data, 2021, 3, "facilities", Filters(), "quantiles", 5)
+    assert data.region_geojson.cache_info().hits == hits + 1  # served from what warm() built
