@@ -22,6 +22,7 @@ from dashboard import callbacks, routes
 from dashboard.data import SAMPLE_FILE, AtlasData
 from dashboard.layout import PRODUCT, PageInfo, build_layout
 from geodata import nuts, vocab
+from geodata.aggregate import AUDIENCES
 from geodata.readers import InputError
 from layers.geometry import STAGE_COLOURS
 
@@ -39,15 +40,15 @@ def create_app(data_path: str | Path | None = None, audience: str | None = None)
     """The Dash app for one facility file; raises InputError / NutsDataError with a clear message."""
     data_path = data_path or os.environ.get("ATLAS_DATA") or SAMPLE_FILE
     audience = audience or os.environ.get("ATLAS_AUDIENCE", "public")
-    if audience not in ("public", "official"):
-        raise InputError(f"audience must be 'public' or 'official'; got {audience!r}")
+    if audience not in AUDIENCES:
+        raise InputError(f"audience must be one of {', '.join(AUDIENCES)}; got {audience!r}")
     data = AtlasData(data_path, audience=audience)
     data.warm()
     info = PageInfo(
         dataset=data.name,
         is_sample=data.is_sample,
         sites=len(data.facilities),
-        companies=int(data.facilities["company"].str.casefold().nunique()),
+        companies=int(data.facilities["company"].str.strip().str.casefold().nunique()),
         rejected_rows=len(data.table.rejected),
         survey_period=data.survey_period(),
         audience=audience,
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=PRODUCT)
     parser.add_argument("--data", default=os.environ.get("ATLAS_DATA"), help="facility file to show")
     parser.add_argument(
-        "--audience", choices=("public", "official"), default=os.environ.get("ATLAS_AUDIENCE")
+        "--audience", choices=AUDIENCES, default=os.environ.get("ATLAS_AUDIENCE")
     )
     parser.add_argument("--host", default=os.environ.get("ATLAS_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("ATLAS_PORT", "8050")))
