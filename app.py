@@ -72,9 +72,7 @@ def create_app(data_path: str | Path | None = None, audience: str | None = None)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=PRODUCT)
     parser.add_argument("--data", default=os.environ.get("ATLAS_DATA"), help="facility file to show")
-    parser.add_argument(
-        "--audience", choices=AUDIENCES, default=os.environ.get("ATLAS_AUDIENCE")
-    )
+    parser.add_argument("--audience", choices=AUDIENCES, default=os.environ.get("ATLAS_AUDIENCE"))
     parser.add_argument("--host", default=os.environ.get("ATLAS_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("ATLAS_PORT", "8050")))
     parser.add_argument("--debug", action="store_true")
