@@ -24,7 +24,6 @@ from dashboard.layout import PRODUCT, PageInfo, build_layout
 from geodata import nuts, vocab
 from geodata.aggregate import AUDIENCES
 from geodata.readers import InputError
-from layers.geometry import STAGE_COLOURS
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 
@@ -54,7 +53,6 @@ def create_app(data_path: str | Path | None = None, audience: str | None = None)
         audience=audience,
         countries=data.countries,
         jump_targets=data.jump_targets(2021),
-        sites_legend=STAGE_COLOURS,
     )
     app = Dash(
         __name__,

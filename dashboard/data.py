@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dashboard.exports import may_name_company
 from geodata import nuts, placement, records, vocab
 from geodata.aggregate import Filters, SiteIndex, aggregate, summary
 from layers import geometry
@@ -65,6 +66,8 @@ class AtlasData:
         self.region_geojson = functools.cache(self._region_geojson)
         self.basemap_geojson = functools.cache(self._basemap_geojson)
         self.sites_geojson = functools.cache(self._sites_geojson)
+        self.level_codes = functools.cache(self._level_codes)
+        self.region_order = functools.cache(self._region_order)
 
     @property
     def name(self) -> str:
@@ -94,8 +97,12 @@ class AtlasData:
 
     def _regions(self, version: int, level: int, filters: Filters) -> pd.DataFrame:
         """Per-region metrics under the audience's disclosure rules (cached)."""
-        regions = nuts.load(version, level, self.scale)["NUTS_ID"].tolist()
+        regions = self.level_codes(version, level)
         return aggregate(self.index(version), level, filters, audience=self.audience, all_regions=regions)
+
+    def _level_codes(self, version: int, level: int) -> tuple[str, ...]:
+        """Every NUTS_ID of one version and level."""
+        return tuple(nuts.load(version, level, self.scale)["NUTS_ID"])
 
     def summary(self, version: int, filters: Filters) -> dict[str, float]:
         return summary(self.index(version), filters)
@@ -103,7 +110,7 @@ class AtlasData:
     def unplaced(self, version: int) -> int:
         return int(self.placed(version)["nuts3"].isna().sum())
 
-    def region_order(self, version: int, level: int) -> list[str]:
+    def _region_order(self, version: int, level: int) -> list[str]:
         return geometry.region_order(nuts.load(version, level, self.scale), self.map_countries)
 
     def geometry_key(self, version: int, level: int) -> str:
@@ -124,9 +131,7 @@ class AtlasData:
 
     def show_company(self, placed: pd.DataFrame) -> np.ndarray:
         """Whether each site's company may be named to this audience."""
-        if self.audience == "official":
-            return np.ones(len(placed), dtype=bool)
-        return placed["public_listing"].fillna(False).to_numpy(dtype=bool)
+        return may_name_company(placed, self.audience)
 
     def names(self, version: int) -> pd.Series:
         return nuts.names(version, self.scale)

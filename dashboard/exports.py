@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 
 from geodata import nuts, records, vocab
@@ -29,6 +30,13 @@ PUBLIC_SITE_COLUMNS = (
 )
 OFFICIAL_EXTRA = (*records.SENSITIVE, "public_listing")
 NOT_PUBLIC = "(not public)"
+
+
+def may_name_company(placed: pd.DataFrame, audience: str) -> np.ndarray:
+    """Whether each site's company may be named: always for officials, else only with public_listing."""
+    if audience == "official":
+        return np.ones(len(placed), dtype=bool)
+    return placed["public_listing"].fillna(False).to_numpy(dtype=bool)
 
 
 def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
@@ -82,9 +90,8 @@ def sites_table(
     sites = records.facilities_to_flat(placed.iloc[list(rows)])
     columns = list(PUBLIC_SITE_COLUMNS) + (list(OFFICIAL_EXTRA) if audience == "official" else [])
     out = sites[columns].copy()
-    if audience != "official":
-        listed = placed.iloc[list(rows)]["public_listing"].fillna(False).to_numpy(dtype=bool)
-        out["company"] = out["company"].where(listed, NOT_PUBLIC)
+    named = may_name_company(placed, audience)[list(rows)]
+    out["company"] = out["company"].where(named, NOT_PUBLIC)
     for level in vocab.NUTS_LEVELS:
         out[f"nuts{level}"] = sites[f"nuts{level}"]
     out = _with_names(out, names)

@@ -32,7 +32,6 @@ class PageInfo:
     audience: str
     countries: list[str]
     jump_targets: dict[str, list[list[float]]]
-    sites_legend: dict[str, str]
 
 
 def _options(codes: dict[str, str]) -> list[dict[str, str]]:
@@ -227,7 +226,7 @@ def map_panel(info: PageInfo) -> html.Div:
                     html.Span("Sites by first stage: ", className="fw-semibold"),
                     *[
                         html.Span([html.I(className="dot", style={"background": colour}), vocab.STAGES[code]])
-                        for code, colour in info.sites_legend.items()
+                        for code, colour in geometry.STAGE_COLOURS.items()
                     ],
                 ],
                 className="atlas-sites-legend atlas-overlay",

@@ -136,8 +136,7 @@ def shown_sites(data: AtlasData, version: int, filters: Filters) -> np.ndarray:
     index = data.index(version)
     mask = index.mask(filters)
     if data.audience == "public":
-        listed = data.placed(version)["public_listing"].fillna(False).to_numpy(dtype=bool)
-        mask &= listed[index.row]
+        mask &= data.show_company(data.placed(version))[index.row]
     return mask
 
 
