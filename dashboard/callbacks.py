@@ -28,6 +28,7 @@ def register(app: Dash, data: AtlasData) -> None:
         Output(Ids.REGION_CLASSES, "data"),
         Output(Ids.LEGEND, "children"),
         Output(Ids.SUMMARY, "children"),
+        Output(Ids.STATUS, "children"),
         Input(Ids.VERSION, "value"),
         Input(Ids.LEVEL, "value"),
         Input(Ids.METRIC, "value"),
@@ -38,7 +39,7 @@ def register(app: Dash, data: AtlasData) -> None:
     def update_map(version, level, metric, stages, bottlenecks, platforms, countries, sizes, scheme, k):
         filters = views.filters_from(stages, bottlenecks, platforms, countries, sizes)
         update = views.map_update(data, int(version), int(level), metric, filters, scheme, int(k))
-        return update.regions_url, update.classes, update.legend, update.cards
+        return update.regions_url, update.classes, update.legend, update.cards, update.status
 
     @app.callback(
         Output(Ids.BASEMAP, "url"),

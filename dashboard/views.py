@@ -42,6 +42,7 @@ class MapUpdate:
     classes: dict[str, object]  # {key, cls, colors}: what atlas.restyle applies
     legend: html.Div
     cards: list[dbc.Card]
+    status: str
 
 
 def geo_url(kind: str, version: int, level: int | None, etag: str) -> str:
@@ -57,7 +58,24 @@ def map_update(
     result = choropleth.build(table, order, metric, scheme, k, withhold=data.audience == "public")
     url = geo_url("regions", version, level, data.region_geojson(version, level).etag)
     classes = result.payload(data.geometry_key(version, level))
-    return MapUpdate(url, classes, legend(metric, result.legend, filters), cards(data, version, filters))
+    return MapUpdate(
+        url,
+        classes,
+        legend(metric, result.legend, filters),
+        cards(data, version, filters),
+        status(data, version),
+    )
+
+
+def status(data: AtlasData, version: int) -> str:
+    """Say how many valid sites could not be placed in a region of this NUTS version (so are not counted)."""
+    missing = data.unplaced(version)
+    if not missing:
+        return ""
+    return (
+        f"{missing:,} of {len(data.facilities):,} sites could not be placed in a NUTS {version} region and "
+        f"are not counted; python -m geodata assign {data.name} --out placed.csv --year {version} says why."
+    )
 
 
 def legend(metric: str, entries: list[LegendEntry], filters: Filters) -> html.Div:

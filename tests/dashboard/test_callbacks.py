@@ -50,7 +50,7 @@ def callback(app, component_id: str, prop: str):
 
 def test_update_map(app, data: AtlasData) -> None:
     update_map = callback(app, Ids.REGION_CLASSES, "data")
-    url, hideout, legend, cards = update_map(
+    url, hideout, legend, cards, status = update_map(
         "2021", "3", "facilities", ["fill_finish"], None, None, None, None, "quantiles", "5"
     )
     expected = views.map_update(data, 2021, 3, "facilities", Filters(stages=("fill_finish",)), "quantiles", 5)
@@ -59,6 +59,7 @@ def test_update_map(app, data: AtlasData) -> None:
     assert hideout == expected.classes
     assert hideout["key"] == "2021-3"
     assert len(hideout["cls"]) == len(data.region_order(2021, 3))
+    assert status == ""  # every sample site is placed
     assert isinstance(legend, html.Div)
     assert [card.id for card in cards] == [
         "card-sites",
@@ -72,7 +73,7 @@ def test_update_map(app, data: AtlasData) -> None:
 
 def test_update_map_specialisation_without_stage_has_a_note(app) -> None:
     update_map = callback(app, Ids.LEGEND, "children")
-    _, hideout, legend, _ = update_map(2024, 2, "specialisation", *NO_FILTERS, "equal_interval", 3)
+    _, hideout, legend, _, _ = update_map(2024, 2, "specialisation", *NO_FILTERS, "equal_interval", 3)
     assert hideout["key"] == "2024-2"
     assert hideout["colors"] == []
     assert max(hideout["cls"]) == -2  # no location quotient without a stage: nothing is coloured

@@ -68,6 +68,26 @@ def geojson(payload) -> dict:
 def test_every_sample_site_is_placed(official: AtlasData, raw: pd.DataFrame) -> None:
     assert official.unplaced(2021) == 0
     assert official.index(2021).n == len(raw) == 350
+    assert views.status(official, 2021) == ""
+
+
+def test_sites_that_cannot_be_placed_are_reported_not_dropped(real_nuts, tmp_path) -> None:
+    path = tmp_path / "two.csv"
+    path.write_text(
+        "facility_id,company,country,stages,latitude,longitude\n"
+        "A,Alpha,DE,qc_testing,48.137,11.575\n"
+        "B,Beta,PT,qc_testing,45.0,-20.0\n",  # mid-Atlantic: no region within 10 km
+        encoding="utf-8",
+    )
+    data = AtlasData(path, audience="official")
+    assert data.unplaced(2021) == 1
+    assert views.status(data, 2021) == (
+        "1 of 2 sites could not be placed in a NUTS 2021 region and are not counted; "
+        "python -m geodata assign two.csv --out placed.csv --year 2021 says why."
+    )
+    assert views.map_update(data, 2021, 0, "facilities", Filters(), "quantiles", 5).status == views.status(
+        data, 2021
+    )
 
 
 @pytest.mark.parametrize(("version", "level"), [(2021, 3), (2021, 0), (2024, 2)])
