@@ -1,9 +1,11 @@
 """Vaccine Capacity Atlas: ``python app.py`` serves the dashboard at http://127.0.0.1:8050.
 
 Options (flag or environment variable):
-  --data FILE        ATLAS_DATA       facility file (CSV, XLSX, GeoPackage, GeoParquet); default: the sample
-  --audience A       ATLAS_AUDIENCE   'public' (default: disclosure control on) or 'official'
+  --data FILE        ATLAS_DATA       facility file (CSV, XLSX, GeoPackage, GeoParquet); default: the
+                                      fictional sample, served as a demo with a role switcher
+  --public           ATLAS_PUBLIC=yes anonymous visitors get the public role (off by default)
   --host/--port      ATLAS_HOST/ATLAS_PORT
+Sign-in: ATLAS_SECRET_KEY and ATLAS_USERS (see README) are required for any data but the sample.
 NUTS boundaries come from NUTS_DATA_DIR, the user cache, or a GISCO download (see README).
 ``server`` is the WSGI application (e.g. ``gunicorn app:server``).
 """
@@ -16,14 +18,16 @@ import os
 import sys
 from pathlib import Path
 
-from dash import Dash
+from dash import Dash, html
 
-from dashboard import callbacks, routes
+from dashboard import auth, callbacks, inputs, routes
 from dashboard.data import SAMPLE_FILE, AtlasData
-from dashboard.layout import PRODUCT, PageInfo, build_layout
-from geodata import nuts, vocab
-from geodata.aggregate import AUDIENCES
+from dashboard.layout import PRODUCT, PageInfo, Viewer, build_layout
+from geodata import disclosure, nuts, vocab
+from geodata.aggregate import Filters
 from geodata.readers import InputError
+
+DEMO_HOST = "127.0.0.1"
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 
@@ -35,22 +39,28 @@ def prepare_nuts(download: bool = True) -> None:
             nuts.ensure_file(nuts.NutsKey(version, level, "20M"), download=download)
 
 
-def create_app(data_path: str | Path | None = None, audience: str | None = None) -> Dash:
-    """The Dash app for one facility file; raises InputError / NutsDataError with a clear message."""
+def _yes(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"yes", "true", "1", "on"}
+
+
+def create_app(data_path: str | Path | None = None, public: bool | None = None) -> Dash:
+    """The Dash app for one facility file; raises InputError / NutsDataError / auth.ConfigError
+    with a clear message. The bundled sample is a demo (role switcher, no accounts needed);
+    any other file needs ATLAS_SECRET_KEY and ATLAS_USERS."""
     data_path = data_path or os.environ.get("ATLAS_DATA") or SAMPLE_FILE
-    audience = audience or os.environ.get("ATLAS_AUDIENCE", "public")
-    if audience not in AUDIENCES:
-        raise InputError(f"audience must be one of {', '.join(AUDIENCES)}; got {audience!r}")
-    data = AtlasData(data_path, audience=audience)
+    public = _yes(os.environ.get("ATLAS_PUBLIC")) if public is None else public
+    try:
+        rules = disclosure.Rules.from_env()
+    except disclosure.rules.ConfigurationError as exc:
+        raise InputError(str(exc)) from None
+    data = AtlasData(data_path, rules=rules)
     data.warm()
     info = PageInfo(
         dataset=data.name,
         is_sample=data.is_sample,
-        sites=len(data.facilities),
-        companies=int(data.facilities["company"].str.strip().str.casefold().nunique()),
         rejected_rows=len(data.table.rejected),
         survey_period=data.survey_period(),
-        audience=audience,
+        demo=data.is_sample,
         countries=data.countries,
         jump_targets=data.jump_targets(2021),
     )
@@ -60,8 +70,20 @@ def create_app(data_path: str | Path | None = None, audience: str | None = None)
         assets_folder=str(ASSETS),
         serve_locally=True,
         compress=True,
+        on_error=inputs.callback_error_handler,
     )
-    app.layout = build_layout(info)
+    auth.configure(app.server, demo=data.is_sample, public=public)
+    inputs.harden(app.server)
+
+    def page() -> html.Div:
+        role = auth.current_role()
+        if role is None:  # the sign-in guard answers first; nothing is built without a role
+            return html.Div("Sign in to see the map.", id="signed-out")
+        totals, _why = data.summary(vocab.NUTS_YEARS[0], Filters(), role)
+        viewer = Viewer(role, auth.current_user_name(), totals.get("facilities"), totals.get("companies"))
+        return build_layout(info, viewer)
+
+    app.layout = page
     callbacks.register(app, data)
     routes.register(app.server, data)
     return app
@@ -70,16 +92,21 @@ def create_app(data_path: str | Path | None = None, audience: str | None = None)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=PRODUCT)
     parser.add_argument("--data", default=os.environ.get("ATLAS_DATA"), help="facility file to show")
-    parser.add_argument("--audience", choices=AUDIENCES, default=os.environ.get("ATLAS_AUDIENCE"))
-    parser.add_argument("--host", default=os.environ.get("ATLAS_HOST", "127.0.0.1"))
+    parser.add_argument(
+        "--public", action="store_true", default=None, help="serve anonymous visitors the public role"
+    )
+    parser.add_argument("--host", default=os.environ.get("ATLAS_HOST", DEMO_HOST))
     parser.add_argument("--port", type=int, default=int(os.environ.get("ATLAS_PORT", "8050")))
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args(argv)
     try:
         prepare_nuts(download=True)
-        app = create_app(args.data, args.audience)
-    except (InputError, nuts.NutsDataError) as exc:
+        app = create_app(args.data, args.public)
+    except (InputError, nuts.NutsDataError, auth.ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if app.server.config.get("ATLAS_DEMO") and args.host != DEMO_HOST:
+        print(f"error: the demo on the fictional sample is served on {DEMO_HOST} only", file=sys.stderr)
         return 2
     print(f"{PRODUCT}: http://{args.host}:{args.port}", file=sys.stderr)
     app.run(host=args.host, port=args.port, debug=args.debug, dev_tools_disable_version_check=True)

@@ -1,12 +1,17 @@
-"""Thin callbacks: unpack the inputs, call a pure builder in views, return."""
+"""Thin callbacks: check the inputs, find the caller's role, call a pure builder in views, return.
+
+Every input is validated by dashboard.inputs before use (bad values fall back to defaults with
+a visible notice), and every figure comes from the disclosure engine for the signed-in role.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from dash import Dash, Input, Output, State, dcc, no_update
+from dash.exceptions import PreventUpdate
 
-from dashboard import views
+from dashboard import auth, inputs, views
 from dashboard.data import AtlasData
 from dashboard.ids import Ids
 
@@ -18,6 +23,20 @@ FILTER_INPUTS = [
     Input(Ids.SIZE, "value"),
 ]
 FILTER_STATES = [State(i.component_id, i.component_property) for i in FILTER_INPUTS]
+FILTER_NAMES = ("stage", "bottleneck", "platform", "country", "size")
+
+
+def _role() -> str:
+    """The signed-in role; a request without one never gets here (the sign-in guard), but if it
+    does, nothing is computed for it."""
+    role = auth.current_role()
+    if role is None:
+        raise PreventUpdate
+    return role
+
+
+def _parse(data: AtlasData, **raw: object) -> tuple[inputs.MapInputs, list[str]]:
+    return inputs.parse_map_inputs(raw, data.countries)
 
 
 def register(app: Dash, data: AtlasData) -> None:
@@ -37,16 +56,22 @@ def register(app: Dash, data: AtlasData) -> None:
         Input(Ids.K, "value"),
     )
     def update_map(version, level, metric, stages, bottlenecks, platforms, countries, sizes, scheme, k):
-        filters = views.filters_from(stages, bottlenecks, platforms, countries, sizes)
-        update = views.map_update(data, int(version), int(level), metric, filters, scheme, int(k))
-        return update.regions_url, update.classes, update.legend, update.cards, update.status
+        role = _role()
+        raw = dict(zip(FILTER_NAMES, (stages, bottlenecks, platforms, countries, sizes), strict=True))
+        got, notices = _parse(data, version=version, level=level, metric=metric, scheme=scheme, k=k, **raw)
+        filters = inputs.filters_from_inputs(got)
+        update = views.map_update(data, got.version, got.level, got.metric, filters, got.scheme, got.k, role)
+        status = " ".join([*notices, update.status]).strip()
+        return update.regions_url, update.classes, update.legend, update.cards, status
 
     @app.callback(
         Output(Ids.BASEMAP, "url"),
         Input(Ids.VERSION, "value"),
     )
     def update_basemap(version):
-        return views.geo_url("basemap", int(version), None, data.basemap_geojson(int(version)).etag)
+        _role()
+        got, _notices = _parse(data, version=version)
+        return views.geo_url("basemap", got.version, None, data.basemap_geojson(got.version).etag)
 
     @app.callback(
         Output(Ids.INFO, "children"),
@@ -58,11 +83,14 @@ def register(app: Dash, data: AtlasData) -> None:
         prevent_initial_call=True,
     )
     def show_region(feature, version, level, metric, stages, bottlenecks, platforms, countries, sizes):
-        if not feature:
+        role = _role()
+        code = inputs.region_code(feature)
+        if code is None:
             return "Hover over a region"
-        filters = views.filters_from(stages, bottlenecks, platforms, countries, sizes)
-        code = feature["properties"]["id"]
-        return views.region_info(data, int(version), int(level), metric, filters, code)
+        raw = dict(zip(FILTER_NAMES, (stages, bottlenecks, platforms, countries, sizes), strict=True))
+        got, _notices = _parse(data, version=version, level=level, metric=metric, **raw)
+        filters = inputs.filters_from_inputs(got)
+        return views.region_info(data, got.version, got.level, got.metric, filters, code, role)
 
     # Only while the site layer is on do filter changes reach the server for it: the browser
     # gathers the query and sends nothing when the layer is off.
@@ -83,12 +111,17 @@ def register(app: Dash, data: AtlasData) -> None:
         prevent_initial_call=True,
     )
     def update_sites(query):
-        if not query or not query.get("show"):
+        role = _role()
+        if not isinstance(query, dict) or query.get("show") is not True:
             return None, {}
-        filters = views.filters_from(*query["filters"])
+        raw_filters = query.get("filters")
+        if not isinstance(raw_filters, list) or len(raw_filters) != len(FILTER_NAMES):
+            raw_filters = [None] * len(FILTER_NAMES)
+        got, _notices = _parse(data, version=query.get("version"), **dict(zip(FILTER_NAMES, raw_filters, strict=True)))
+        filters = inputs.filters_from_inputs(got)
         # the points are built when the browser asks for them (once), not in this callback
-        url = views.geo_url("sites", int(query["version"]), None, data.fingerprint)
-        return url, views.sites_hideout(data, int(query["version"]), filters)
+        url = views.sites_url(data, got.version, role)
+        return url, views.sites_hideout(data, got.version, filters, role)
 
     @app.callback(
         Output(Ids.DOWNLOAD_SITES, "data"),
@@ -98,10 +131,13 @@ def register(app: Dash, data: AtlasData) -> None:
         prevent_initial_call=True,
     )
     def download_sites(clicks, version, stages, bottlenecks, platforms, countries, sizes):
+        role = _role()
         if not clicks:
             return no_update
-        filters = views.filters_from(stages, bottlenecks, platforms, countries, sizes)
-        content, name = views.export_sites(data, int(version), filters, dt.datetime.now(dt.UTC))
+        raw = dict(zip(FILTER_NAMES, (stages, bottlenecks, platforms, countries, sizes), strict=True))
+        got, _notices = _parse(data, version=version, **raw)
+        filters = inputs.filters_from_inputs(got)
+        content, name = views.export_sites(data, got.version, filters, dt.datetime.now(dt.UTC), role)
         return dcc.send_bytes(content, name, type="text/csv")
 
     @app.callback(
@@ -113,11 +149,14 @@ def register(app: Dash, data: AtlasData) -> None:
         prevent_initial_call=True,
     )
     def download_regions(clicks, version, level, stages, bottlenecks, platforms, countries, sizes):
+        role = _role()
         if not clicks:
             return no_update
-        filters = views.filters_from(stages, bottlenecks, platforms, countries, sizes)
+        raw = dict(zip(FILTER_NAMES, (stages, bottlenecks, platforms, countries, sizes), strict=True))
+        got, _notices = _parse(data, version=version, level=level, **raw)
+        filters = inputs.filters_from_inputs(got)
         now = dt.datetime.now(dt.UTC)
-        content, name = views.export_regions(data, int(version), int(level), filters, now)
+        content, name = views.export_regions(data, got.version, got.level, filters, now, role)
         return dcc.send_bytes(content, name, type="text/csv")
 
     app.clientside_callback(

@@ -16,9 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dashboard.exports import may_name_company
-from geodata import nuts, placement, records, vocab
-from geodata.aggregate import Filters, SiteIndex, aggregate, summary
+from geodata import disclosure, nuts, placement, records, vocab
+from geodata.aggregate import Filters, SiteIndex
 from layers import geometry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,17 +43,17 @@ class AtlasData:
     def __init__(
         self,
         facility_path: str | Path = SAMPLE_FILE,
-        audience: str = "public",
+        rules: disclosure.Rules | None = None,
         scale: str = "20M",
         tolerance_km: float = 10.0,
     ) -> None:
         self.path = Path(facility_path)
-        self.audience = audience
+        self.rules = rules or disclosure.Rules.from_env()
         self.scale = scale
         self.tolerance_km = tolerance_km
         self.table = records.load_facilities(self.path)
-        #: names this dataset and audience in URLs, so browsers never reuse another's cached sites
-        self.fingerprint = hashlib.sha256(self.path.read_bytes() + audience.encode()).hexdigest()[:16]
+        #: names this dataset in URLs, so browsers never reuse another dataset's cached sites
+        self.fingerprint = hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
         self.is_sample = self.path.resolve() == SAMPLE_FILE.resolve()
         self.facilities = self.table.facilities
         self.countries = sorted(set(self.facilities["country"].dropna()))
@@ -62,7 +61,8 @@ class AtlasData:
         # bound-method caches: results live as long as this object
         self.placed = functools.cache(self._placed)
         self.index = functools.cache(self._index)
-        self.regions = functools.lru_cache(maxsize=256)(self._regions)
+        self._releases = functools.lru_cache(maxsize=512)(self._release)
+        self.site_keys = functools.cache(self._site_keys)
         self.region_geojson = functools.cache(self._region_geojson)
         self.basemap_geojson = functools.cache(self._basemap_geojson)
         self.sites_geojson = functools.cache(self._sites_geojson)
@@ -95,17 +95,37 @@ class AtlasData:
     def _index(self, version: int) -> SiteIndex:
         return SiteIndex.from_placed(self.placed(version))
 
-    def _regions(self, version: int, level: int, filters: Filters) -> pd.DataFrame:
-        """Per-region metrics under the audience's disclosure rules (cached)."""
-        regions = self.level_codes(version, level)
-        return aggregate(self.index(version), level, filters, audience=self.audience, all_regions=regions)
+    def _site_keys(self, version: int) -> dict[str, np.ndarray]:
+        return disclosure.record_keys(self.index(version).facility_id, self.rules.key)
+
+    def release(self, version: int, filters: Filters, role: str) -> disclosure.Release:
+        """Everything ``role`` may see of one filter setting (all levels and totals), cached.
+
+        Cluster and public share the same rules, so they share one cached release."""
+        group = "official" if not disclosure.is_restricted(role) else "cluster"
+        return self._releases(version, filters, group)
+
+    def _release(self, version: int, filters: Filters, group: str) -> disclosure.Release:
+        base = None
+        if filters.stages:
+            unstaged = Filters((), filters.bottlenecks, filters.platforms, filters.countries, filters.sizes)
+            base = self._releases(version, unstaged, group)
+        all_regions = {level: self.level_codes(version, level) for level in vocab.NUTS_LEVELS}
+        index = self.index(version)
+        return disclosure.release(index, filters, group, self.rules, self.site_keys(version), all_regions, base)
+
+    def regions(self, version: int, level: int, filters: Filters, role: str) -> pd.DataFrame:
+        """Per-region figures of one level as ``role`` may see them."""
+        return self.release(version, filters, role).table(level)
 
     def _level_codes(self, version: int, level: int) -> tuple[str, ...]:
         """Every NUTS_ID of one version and level."""
         return tuple(nuts.load(version, level, self.scale)["NUTS_ID"])
 
-    def summary(self, version: int, filters: Filters) -> dict[str, float]:
-        return summary(self.index(version), filters)
+    def summary(self, version: int, filters: Filters, role: str) -> tuple[dict[str, float | None], dict[str, str]]:
+        """The summary cards' totals as ``role`` may see them, and why any is withheld."""
+        result = self.release(version, filters, role)
+        return result.totals, result.totals_withheld
 
     def unplaced(self, version: int) -> int:
         return int(self.placed(version)["nuts3"].isna().sum())
@@ -124,14 +144,20 @@ class AtlasData:
     def _basemap_geojson(self, version: int) -> Payload:
         return _payload(geometry.basemap_geojson(nuts.load(version, 0, self.scale), self.map_countries))
 
-    def _sites_geojson(self, version: int) -> Payload:
-        placed = self.placed(version)
-        show = self.show_company(placed)
-        return _payload(geometry.sites_geojson(placed, self.index(version).row.tolist(), show))
+    def visible(self, version: int, role: str) -> np.ndarray:
+        """Positions in the site index of the sites ``role`` may see one by one."""
+        return np.flatnonzero(disclosure.visible_sites(self.index(version), role))
 
-    def show_company(self, placed: pd.DataFrame) -> np.ndarray:
-        """Whether each site's company may be named to this audience."""
-        return may_name_company(placed, self.audience)
+    def _sites_geojson(self, version: int, group: str) -> Payload:
+        """Site points of the sites the role group may see, and nothing derived from any other."""
+        index = self.index(version)
+        rows = index.row[self.visible(version, group)]
+        placed = self.placed(version)
+        return _payload(geometry.sites_geojson(placed, rows.tolist(), np.ones(len(placed), dtype=bool)))
+
+    def sites_payload(self, version: int, role: str) -> Payload:
+        group = "official" if not disclosure.is_restricted(role) else "cluster"
+        return self.sites_geojson(version, group)
 
     def names(self, version: int) -> pd.Series:
         return nuts.names(version, self.scale)

@@ -8,35 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 import pandas as pd
 
-from geodata import nuts, records, vocab
+from geodata import disclosure, nuts, records, vocab
 from geodata.aggregate import Filters
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-PUBLIC_SITE_COLUMNS = (
-    "facility_id",
-    "company",
-    "country",
-    "city",
-    "company_size",
-    "cluster",
-    "stages",
-    "platforms",
-    "bottlenecks",
-    "gmp_certified",
-    "contact_consent",
-)
-OFFICIAL_EXTRA = (*records.SENSITIVE, "public_listing")
-NOT_PUBLIC = "(not public)"
-
-
-def may_name_company(placed: pd.DataFrame, audience: str) -> np.ndarray:
-    """Whether each site's company may be named: always for officials, else only with public_listing."""
-    if audience == "official":
-        return np.ones(len(placed), dtype=bool)
-    return placed["public_listing"].fillna(False).to_numpy(dtype=bool)
 
 
 def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
@@ -51,14 +28,14 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def provenance(
-    dataset: str, version: int, filters: Filters, audience: str, now: dt.datetime
+    dataset: str, version: int, filters: Filters, role: str, now: dt.datetime
 ) -> dict[str, str]:
     """The columns every exported row carries."""
     return {
         "dataset": dataset,
         "nuts_version": f"NUTS {version}",
         "filters": filters.describe(),
-        "audience": audience,
+        "role": role,
         "exported_at": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "source": f"{nuts.SOURCE}; {nuts.ATTRIBUTION}",
     }
@@ -79,19 +56,16 @@ def _with_names(frame: pd.DataFrame, names: pd.Series) -> pd.DataFrame:
 def sites_table(
     placed: pd.DataFrame,
     rows: pd.Index | list[int],
-    audience: str,
+    role: str,
     names: pd.Series,
     meta: dict[str, str],
 ) -> pd.DataFrame:
-    """The matching sites, with NUTS codes and names at every level and provenance columns.
-
-    Public audience: company only where public_listing is yes; no capacity, lead time, staff or notes.
-    """
+    """The given sites (``rows``: positions in ``placed``, already limited by the disclosure engine
+    to the sites ``role`` may see) with the fields ``role`` may see, NUTS codes and names at
+    every level, and provenance columns."""
     sites = records.facilities_to_flat(placed.iloc[list(rows)])
-    columns = list(PUBLIC_SITE_COLUMNS) + (list(OFFICIAL_EXTRA) if audience == "official" else [])
+    columns = [c for c in disclosure.site_fields(role) if c in sites.columns]
     out = sites[columns].copy()
-    named = may_name_company(placed, audience)[list(rows)]
-    out["company"] = out["company"].where(named, NOT_PUBLIC)
     for level in vocab.NUTS_LEVELS:
         out[f"nuts{level}"] = sites[f"nuts{level}"]
     out = _with_names(out, names)
@@ -103,8 +77,12 @@ def sites_table(
 
 
 def regions_table(table: pd.DataFrame, level: int, names: pd.Series, meta: dict[str, str]) -> pd.DataFrame:
-    """The aggregated table on the map, one row per region, with names and provenance."""
+    """The region table of the disclosure engine, one row per region, with names, the reason any
+    figure is withheld (in words) and provenance."""
     out = table.reset_index().rename(columns={f"nuts{level}": "nuts_id"})
+    for metric in vocab.METRICS:
+        column = disclosure.withheld_column(metric)
+        out[column] = out[column].map(disclosure.reason_text).fillna("")
     out.insert(1, "name", out["nuts_id"].map(names))
     out.insert(2, "level", level)
     for key, value in meta.items():

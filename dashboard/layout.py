@@ -29,7 +29,7 @@ class PageInfo:
     companies: int
     rejected_rows: int
     survey_period: str
-    audience: str
+    demo: bool
     countries: list[str]
     jump_targets: dict[str, list[list[float]]]
 
@@ -48,23 +48,67 @@ def _multi(id_: str, title: str, options: list[dict[str, str]]) -> html.Div:
     )
 
 
-def header(info: PageInfo) -> html.Header:
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking: the role, the user name (None for the anonymous public) and the dataset's
+    site and company totals as this role may see them (None where withheld)."""
+
+    role: str
+    user: str | None
+    sites: float | None
+    companies: float | None
+
+
+ROLE_BADGES = {
+    "official": ("Task-force view: confidential figures, do not share", "danger"),
+    "cluster": ("Cluster view: confidential figures withheld, others slightly perturbed", "primary"),
+    "public": ("Public view: confidential figures withheld, others slightly perturbed", "secondary"),
+}
+
+
+def _count(value: float | None) -> str:
+    return "withheld" if value is None else f"{round(value):,}"
+
+
+def account_controls(info: PageInfo, viewer: Viewer) -> html.Div:
+    """Who is signed in, sign-out, and in the demo the role switcher (forms posting to the server)."""
+    parts: list = []
+    if info.demo:
+        parts.append(html.Span("Demo: see the map as ", className="me-1"))
+        for role in ("official", "cluster", "public"):
+            parts.append(
+                html.Form(
+                    html.Button(
+                        role,
+                        type="submit",
+                        className="btn btn-sm "
+                        + ("btn-dark" if role == viewer.role else "btn-outline-dark")
+                        + " me-1",
+                        id=f"demo-role-{role}",
+                    ),
+                    action=f"/demo/role/{role}",
+                    method="post",
+                    className="d-inline",
+                )
+            )
+    elif viewer.user:
+        parts.append(html.Span(f"Signed in as {viewer.user} ({viewer.role})", className="me-2"))
+    if viewer.user or info.demo:
+        parts.append(html.A("Sign out", href="/logout", className="btn btn-sm btn-link", id="sign-out"))
+    else:
+        parts.append(html.A("Sign in", href="/login", className="btn btn-sm btn-link", id="sign-in"))
+    return html.Div(parts, className="atlas-account ms-auto d-flex align-items-center")
+
+
+def header(info: PageInfo, viewer: Viewer) -> html.Header:
     badges = []
     if info.is_sample:
         badges.append(
             dbc.Badge("Fictional sample data", color="warning", text_color="dark", className="me-2")
         )
-    if info.audience == "public":
-        badges.append(
-            dbc.Badge(
-                "Public view: values from fewer than 3 companies are withheld",
-                color="secondary",
-                className="me-2",
-            )
-        )
-    else:
-        badges.append(dbc.Badge("Task-force view: confidential", color="danger", className="me-2"))
-    if info.rejected_rows:
+    text, colour = ROLE_BADGES[viewer.role]
+    badges.append(dbc.Badge(text, color=colour, className="me-2", id="role-badge"))
+    if info.rejected_rows and viewer.role == "official":
         badges.append(
             dbc.Badge(
                 f"{info.rejected_rows} rows rejected: run python -m geodata validate {info.dataset}",
@@ -73,13 +117,17 @@ def header(info: PageInfo) -> html.Header:
             )
         )
     data_line = (
-        f"{info.dataset} · {info.sites:,} sites of {info.companies:,} companies · {info.survey_period} · "
-        f"NUTS boundaries: {nuts.SOURCE} · {nuts.ATTRIBUTION}"
+        f"{info.dataset} · {_count(viewer.sites)} sites of {_count(viewer.companies)} companies · "
+        f"{info.survey_period} · NUTS boundaries: {nuts.SOURCE} · {nuts.ATTRIBUTION}"
     )
     return html.Header(
         [
             html.Div(
-                [html.H1(PRODUCT, className="atlas-title"), html.Div(badges, className="atlas-badges")],
+                [
+                    html.H1(PRODUCT, className="atlas-title"),
+                    html.Div(badges, className="atlas-badges"),
+                    account_controls(info, viewer),
+                ],
                 className="d-flex align-items-center flex-wrap gap-3",
             ),
             html.Div(data_line, className="atlas-dataline", id="data-line"),
@@ -242,11 +290,11 @@ def summary_cards() -> html.Div:
     return html.Div(id=Ids.SUMMARY, className="atlas-summary")
 
 
-def build_layout(info: PageInfo) -> html.Div:
-    """The whole page."""
+def build_layout(info: PageInfo, viewer: Viewer) -> html.Div:
+    """The whole page, for one viewer."""
     return html.Div(
         [
-            header(info),
+            header(info, viewer),
             html.Div(
                 [
                     html.Aside(filter_panel(info), className="atlas-aside"),

@@ -6,18 +6,20 @@ import gzip
 
 from flask import Flask, Response, abort, request
 
+from dashboard import auth
 from dashboard.data import AtlasData, Payload
 from geodata import vocab
 
 CACHE_SECONDS = 7 * 24 * 3600
 
 
-def _send(payload: Payload) -> Response:
+def _send(payload: Payload, *, private: bool = False) -> Response:
+    """Gzipped JSON with its ETag; ``private`` for anything that depends on the role (sites)."""
     etag = f'"{payload.etag}"'
     headers = {
         "ETag": etag,
-        "Cache-Control": f"public, max-age={CACHE_SECONDS}, immutable",
-        "Vary": "Accept-Encoding",
+        "Cache-Control": f"{'private' if private else 'public'}, max-age={CACHE_SECONDS}, immutable",
+        "Vary": "Accept-Encoding, Cookie, Authorization",
     }
     if request.headers.get("If-None-Match") == etag:
         return Response(status=304, headers=headers)
@@ -48,4 +50,7 @@ def register(server: Flask, data: AtlasData) -> None:
 
     @server.route("/atlas/geo/sites-<int:version>.json")
     def site_points(version: int) -> Response:
-        return _send(data.sites_geojson(version_ok(version)))
+        role = auth.current_role()
+        if role is None:
+            abort(401)
+        return _send(data.sites_payload(version_ok(version), role), private=True)

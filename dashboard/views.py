@@ -15,7 +15,8 @@ from dash import html
 from dashboard.data import AtlasData
 from dashboard.exports import provenance, regions_table, sites_table, to_csv_bytes
 from geodata import vocab
-from geodata.aggregate import DOMINANCE_SHARE, MIN_COMPANIES, Filters
+from geodata import disclosure
+from geodata.aggregate import Filters
 from layers import bitset, choropleth, geometry
 from layers.choropleth import LegendEntry
 
@@ -51,18 +52,18 @@ def geo_url(kind: str, version: int, level: int | None, etag: str) -> str:
 
 
 def map_update(
-    data: AtlasData, version: int, level: int, metric: str, filters: Filters, scheme: str, k: int
+    data: AtlasData, version: int, level: int, metric: str, filters: Filters, scheme: str, k: int, role: str
 ) -> MapUpdate:
-    table = data.regions(version, level, filters)
+    table = data.regions(version, level, filters, role)
     order = data.region_order(version, level)
-    result = choropleth.build(table, order, metric, scheme, k, withhold=data.audience == "public")
+    result = choropleth.build(table, order, metric, scheme, k, withhold=disclosure.is_restricted(role))
     url = geo_url("regions", version, level, data.region_geojson(version, level).etag)
     classes = result.payload(data.geometry_key(version, level))
     return MapUpdate(
         url,
         classes,
         legend(metric, result.legend, filters),
-        cards(data, version, filters),
+        cards(data, version, filters, role),
         status(data, version),
     )
 
@@ -105,22 +106,24 @@ def legend(metric: str, entries: list[LegendEntry], filters: Filters) -> html.Di
     )
 
 
-def cards(data: AtlasData, version: int, filters: Filters) -> list[dbc.Card]:
-    totals = data.summary(version, filters)
-    figures = [
-        ("Sites", f"{totals['facilities']:,}", "matching the filters"),
-        ("Companies", f"{totals['companies']:,}", "with a matching site"),
-        ("Countries", f"{totals['countries']:,}", "with a matching site"),
-    ]
-    withheld = data.audience == "public" and (
-        totals["companies"] < MIN_COMPANIES or totals["largest_company_share"] > DOMINANCE_SHARE
-    )
+def cards(data: AtlasData, version: int, filters: Filters, role: str) -> list[dbc.Card]:
+    """The summary cards: the total cell of the disclosure engine's release."""
+    totals, why = data.summary(version, filters, role)
+    figures = []
     for title, key, sub in (
+        ("Sites", "facilities", "matching the filters"),
+        ("Companies", "companies", "with a matching site"),
+        ("Countries", "countries", "with a matching site"),
         ("Capacity", "capacity", "doses/month in total"),
         ("Available", "available_capacity", "doses/month free"),
     ):
-        shown = "withheld" if withheld else choropleth.short_number(totals[key])
-        figures.append((title, shown, "confidential: too few companies" if withheld else sub))
+        value = totals.get(key)
+        if value is None:
+            figures.append((title, "withheld", disclosure.reason_text(why.get(key, "")) or "confidential"))
+        elif key in ("capacity", "available_capacity"):
+            figures.append((title, choropleth.short_number(value), sub))
+        else:
+            figures.append((title, f"{round(value):,}", sub))
     return [
         dbc.Card(
             dbc.CardBody(
@@ -137,46 +140,55 @@ def cards(data: AtlasData, version: int, filters: Filters) -> list[dbc.Card]:
     ]
 
 
-def region_info(data: AtlasData, version: int, level: int, metric: str, filters: Filters, code: str) -> list:
-    table = data.regions(version, level, filters)
+def region_info(
+    data: AtlasData, version: int, level: int, metric: str, filters: Filters, code: str, role: str
+) -> list:
+    table = data.regions(version, level, filters, role)
     row = table.loc[code] if code in table.index else None
     name = str(data.names(version).get(code, code))
     lines = choropleth.hover_lines(code, name, metric, row, stage_filter=bool(filters.stages))
     return [html.Div(lines[0], className="info-title"), *[html.Div(line) for line in lines[1:]]]
 
 
-def shown_sites(data: AtlasData, version: int, filters: Filters) -> np.ndarray:
-    """Sites matching the filters that this audience may see one by one.
+def shown_sites(data: AtlasData, version: int, filters: Filters, role: str) -> tuple[np.ndarray, np.ndarray]:
+    """Of the sites ``role`` may see one by one (disclosure.visible_sites), which match the filters.
 
-    The public sees only sites of companies that agreed to a public listing: a list of
-    anonymous sites would let anyone count the sites behind a withheld region value.
+    Returns the visible sites' positions in the site index and a match flag for each; nothing
+    about any other site (not even how many there are) leaves the server.
     """
-    index = data.index(version)
-    mask = index.mask(filters)
-    if data.audience == "public":
-        mask &= data.show_company(data.placed(version))[index.row]
-    return mask
+    visible = data.visible(version, role)
+    return visible, data.index(version).mask(filters)[visible]
 
 
-def sites_hideout(data: AtlasData, version: int, filters: Filters) -> dict[str, object]:
-    mask = shown_sites(data, version, filters)
-    return {"bits": bitset.encode(mask), "n": int(mask.size), **geometry.site_legend()}
+def sites_url(data: AtlasData, version: int, role: str) -> str:
+    """URL of the site points ``role`` may see (the role group names the payload, so a browser
+    never reuses one role's cached points for another)."""
+    group = "official" if not disclosure.is_restricted(role) else "listed"
+    return f"/atlas/geo/sites-{version}.json?v={data.fingerprint}-{group}"
+
+
+def sites_hideout(data: AtlasData, version: int, filters: Filters, role: str) -> dict[str, object]:
+    _visible, match = shown_sites(data, version, filters, role)
+    return {"bits": bitset.encode(match), "n": int(match.size), **geometry.site_legend()}
 
 
 def _stamp(now: dt.datetime) -> str:
     return now.strftime("%Y%m%d-%H%M%S")
 
 
-def export_sites(data: AtlasData, version: int, filters: Filters, now: dt.datetime) -> tuple[bytes, str]:
-    rows = data.index(version).row[shown_sites(data, version, filters)]
-    meta = provenance(data.name, version, filters, data.audience, now)
-    table = sites_table(data.placed(version), list(rows), data.audience, data.names(version), meta)
+def export_sites(
+    data: AtlasData, version: int, filters: Filters, now: dt.datetime, role: str
+) -> tuple[bytes, str]:
+    visible, match = shown_sites(data, version, filters, role)
+    rows = data.index(version).row[visible[match]]
+    meta = provenance(data.name, version, filters, role, now)
+    table = sites_table(data.placed(version), list(rows), role, data.names(version), meta)
     return to_csv_bytes(table), f"sites_{data.path.stem}_nuts{version}_{_stamp(now)}.csv"
 
 
 def export_regions(
-    data: AtlasData, version: int, level: int, filters: Filters, now: dt.datetime
+    data: AtlasData, version: int, level: int, filters: Filters, now: dt.datetime, role: str
 ) -> tuple[bytes, str]:
-    meta = provenance(data.name, version, filters, data.audience, now)
-    table = regions_table(data.regions(version, level, filters), level, data.names(version), meta)
+    meta = provenance(data.name, version, filters, role, now)
+    table = regions_table(data.regions(version, level, filters, role), level, data.names(version), meta)
     return to_csv_bytes(table), f"regions_{data.path.stem}_nuts{version}_level{level}_{_stamp(now)}.csv"

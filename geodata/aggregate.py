@@ -13,13 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from geodata import vocab
-
-AUDIENCES = ("public", "official")
-MIN_COMPANIES = 3
-DOMINANCE_SHARE = 0.85
-SUPPRESSED_FEW = "fewer than {n} companies"
-SUPPRESSED_DOMINANT = "one company holds over {p:.0%} of the capacity"
+from geodata import companies, vocab
 
 
 def _codes(name: str, values: Iterable[str], allowed: Iterable[str]) -> tuple[str, ...]:
@@ -89,6 +83,8 @@ class SiteIndex:
     region_codes: dict[int, np.ndarray] = field(default_factory=dict)  # level -> codes
     region_idx: dict[int, np.ndarray] = field(default_factory=dict)  # level -> int per site
     row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # position in table
+    facility_id: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=str))
+    listed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # company may be named
     _universes: dict[tuple[int, tuple[str, ...]], tuple[np.ndarray, np.ndarray]] = field(
         default_factory=dict, repr=False
     )
@@ -99,7 +95,8 @@ class SiteIndex:
         sites = placed[placed["nuts3"].notna()]
         capacity = sites["capacity_doses_per_month"].astype("Float64").fillna(0).to_numpy(float)
         pct = sites["available_capacity_pct"].astype("Float64").fillna(0).to_numpy(float)
-        company_key = sites["company"].astype(str).str.strip().str.casefold()
+        placed_rows = placed["nuts3"].notna().to_numpy()
+        company_key = companies.company_keys(placed)[placed_rows]
         index = cls(
             n=len(sites),
             stages=_flags(sites["stages"], list(vocab.STAGES)),
@@ -111,6 +108,8 @@ class SiteIndex:
             capacity=capacity,
             available=capacity * pct / 100,
             row=np.flatnonzero(placed["nuts3"].notna().to_numpy()),
+            facility_id=sites["facility_id"].astype(str).to_numpy(str),
+            listed=companies.listed(placed)[placed_rows],
         )
         for level in vocab.NUTS_LEVELS:
             idx, codes = pd.factorize(sites[f"nuts{level}"].astype(str), sort=True)
@@ -201,25 +200,19 @@ def aggregate(
     level: int,
     filters: Filters | None = None,
     *,
-    audience: str = "official",
-    min_companies: int = MIN_COMPANIES,
-    dominance: float = DOMINANCE_SHARE,
     all_regions: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Metrics per NUTS region of ``level`` for the sites matching ``filters``.
+    """True metrics per NUTS region of ``level`` for the sites matching ``filters``.
 
     One row per region holding at least one site of the dataset (zero where none match), plus,
     when ``all_regions`` (codes of this level) is given, a zero row for each of those regions in a
     country the dataset covers; regions of countries outside a country filter are left out.
-    Columns: the metric codes of vocab.METRICS, plus ``suppressed`` (why all values are withheld, or '') and
-    ``capacity_suppressed`` (why capacity values are withheld). For audience 'public', withheld
-    values are NaN; for 'official' they are shown and only the reasons are given.
-    Capacity in doses/month; specialisation is a location quotient (NaN without a stage filter).
+    Columns: the metric codes of vocab.METRICS. Capacity in doses/month; specialisation is a
+    location quotient (NaN without a stage filter). These are the confidential figures: what any
+    role may see of them is decided by geodata.disclosure, never here.
     """
     if level not in vocab.NUTS_LEVELS:
         raise ValueError(f"level must be one of {vocab.NUTS_LEVELS}; got {level!r}")
-    if audience not in AUDIENCES:
-        raise ValueError(f"audience must be one of {AUDIENCES}; got {audience!r}")
     filters = filters or Filters()
     codes, region = index.regions(level, all_regions)
     r = len(codes)
@@ -227,7 +220,7 @@ def aggregate(
     keep = base & index.mask(filters) if filters.stages else base
     reg = region[keep]
     pairs, pair_region = index.pairs(level, all_regions)
-    companies, largest_share = _per_region_companies(pairs, pair_region, keep, index.capacity, r)
+    companies, _largest_share = _per_region_companies(pairs, pair_region, keep, index.capacity, r)
     facilities = np.bincount(reg, minlength=r)
     table = pd.DataFrame(
         {
@@ -240,23 +233,9 @@ def aggregate(
         index=pd.Index(codes, name=f"nuts{level}"),
     )
     table["specialisation"] = _location_quotient(region, base, keep, facilities, filters)
-    few = (table["companies"] > 0) & (table["companies"] < min_companies)
-    dominant = largest_share > dominance
-    table["suppressed"] = np.where(few, SUPPRESSED_FEW.format(n=min_companies), "")
-    table["capacity_suppressed"] = np.where(
-        few, table["suppressed"], np.where(dominant, SUPPRESSED_DOMINANT.format(p=dominance), "")
-    )
     if filters.countries:
         prefix = table.index.str.slice(0, 2)
         table = table[prefix.isin(filters.countries)]
-    if audience == "public":
-        metrics = list(vocab.METRICS)
-        table[metrics] = table[metrics].astype(float)
-        table.loc[table["suppressed"] != "", metrics] = np.nan
-        capacity = list(vocab.CAPACITY_METRICS)
-        table.loc[table["capacity_suppressed"] != "", capacity] = np.nan
-        counts = ["facilities", "companies", "bottleneck_reports"]
-        table[counts] = table[counts].astype("Int64")  # counts stay whole numbers, withheld as <NA>
     return table
 
 

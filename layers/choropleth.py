@@ -16,6 +16,7 @@ import pandas as pd
 from plotly.colors import colorbrewer
 
 from geodata import vocab
+from geodata.disclosure import reason_text, withheld_column
 from layers.classify import Classes, classify
 
 #: ColorBrewer YlGnBu: sequential and colour-blind safe; the lightest step is kept for zero.
@@ -97,8 +98,7 @@ def build(
         raise ValueError(f"unknown metric {metric!r}; allowed: {', '.join(vocab.METRICS)}")
     order = pd.Index(list(regions))
     values = table[metric].reindex(order).astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    reason_column = "capacity_suppressed" if metric in vocab.CAPACITY_METRICS else "suppressed"
-    reasons = table[reason_column].reindex(order).fillna("").to_numpy(dtype=str)
+    reasons = table[withheld_column(metric)].reindex(order).fillna("").to_numpy(dtype=str)
     withheld = np.isnan(values) & (reasons != "") & withhold
     result = classify(values, scheme, k)
     klass = result.klass.astype(int)
@@ -145,7 +145,7 @@ def hover_lines(
     if row is None:
         return [*lines, "no data: no survey answers from this region's country"]
     value = row.get(metric)
-    reason = row.get("capacity_suppressed" if metric in vocab.CAPACITY_METRICS else "suppressed", "")
+    reason = reason_text(str(row.get(withheld_column(metric), "") or ""))
     label = vocab.METRICS[metric][0]
     if metric == "specialisation" and not stage_filter:
         lines.append(f"{label}: select a production stage")
@@ -153,6 +153,8 @@ def hover_lines(
         lines.append(f"{label}: withheld ({reason})")
     else:
         lines.append(f"{label}: {format_value(metric, value)}")
+        if reason:  # an official sees the figure; say that other roles do not
+            lines.append(f"Not shown to other roles ({reason.removeprefix('confidential: ')})")
     sites = row.get("facilities")
     if metric == "facilities":
         return lines

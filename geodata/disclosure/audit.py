@@ -1,0 +1,350 @@
+"""Attack what a role is shown, and say how closely each protected figure can be pinned down.
+
+For a set of filter settings (no filter, every single code, pairs of stages, pairs of countries,
+stage x country), the audit takes exactly what the disclosure engine releases and tries:
+- direct reading: is a protected figure printed?
+- linear programming over the published tables of one setting (HiGHS via scipy.optimize.linprog):
+  the tightest interval of every withheld figure given every published figure of the same
+  setting taken as exact (an attacker stronger than a real one, who would see noisy figures),
+  the hierarchy's sums (total = countries, country = its regions, ...) and what a withheld
+  figure is known to be at least (0, or 1 site). This covers parent minus children and cards
+  minus map, and every other linear combination of the same tables;
+- differencing between two settings where one selects a subset of the other's sites (stage A
+  versus stages A and B, one country versus two, ...): for every region whose difference holds
+  a protected figure (fewer than min_companies companies, or dominated by the p% rule), the
+  interval the two published figures give, with the largest noise an attacker may assume.
+A protected figure is safe when its interval is at least its protection level wide.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linprog
+
+from geodata import vocab
+from geodata.aggregate import Filters, SiteIndex
+from geodata.disclosure import cells as cells_mod
+from geodata.disclosure.engine import Release, protection, release, withheld_column
+from geodata.disclosure.rules import COUNT_METRICS, MAGNITUDES, Rules
+
+ADDITIVE = ("facilities", "bottleneck_reports", *MAGNITUDES)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One protected figure and the tightest interval an attacker gets for it."""
+
+    attack: str  # 'direct', 'linear programming', 'differencing'
+    setting: str
+    cell: str
+    metric: str
+    value: float
+    low: float
+    high: float
+    protection: float
+
+    @property
+    def width(self) -> float:
+        return self.high - self.low
+
+    @property
+    def safe(self) -> bool:
+        return self.width >= self.protection - 1e-6
+
+    def __str__(self) -> str:
+        verdict = "ok" if self.safe else "DISCLOSED"
+        return (
+            f"{verdict}: {self.attack}; {self.setting}; {self.cell} {self.metric}: true {self.value:,.0f}, "
+            f"attacker interval [{self.low:,.0f}, {_fmt(self.high)}], needs width {self.protection:,.0f}"
+        )
+
+
+def _fmt(value: float) -> str:
+    return "inf" if not np.isfinite(value) else f"{value:,.0f}"
+
+
+@dataclass
+class Report:
+    """Everything the audit found."""
+
+    settings: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[Finding]:
+        return [f for f in self.findings if not f.safe]
+
+    def tightest(self) -> Finding | None:
+        """The protected figure pinned down most closely, relative to its protection level."""
+        scored = [f for f in self.findings if f.protection > 0]
+        return min(scored, key=lambda f: f.width / f.protection, default=None)
+
+    def summary(self) -> str:
+        by_attack: dict[str, list[Finding]] = {}
+        for f in self.findings:
+            by_attack.setdefault(f.attack, []).append(f)
+        lines = [f"{self.settings} filter settings attacked"]
+        for attack, found in sorted(by_attack.items()):
+            bad = [f for f in found if not f.safe]
+            lines.append(
+                f"  {attack}: {len(found)} protected figures tried, {len(bad)} pinned down too closely"
+            )
+        tight = self.tightest()
+        if tight is not None:
+            lines.append(f"  tightest: {tight}")
+        return "\n".join(lines)
+
+
+def settings(index: SiteIndex, *, full: bool = True) -> list[Filters]:
+    """Filter settings to attack: none, every single code, and (``full``) pairs of stages,
+    pairs of countries and every stage x country."""
+    countries = sorted({str(c)[:2] for c in index.region_codes[0]})
+    out = [Filters()]
+    out += [Filters(stages=(s,)) for s in vocab.STAGES]
+    out += [Filters(bottlenecks=(b,)) for b in vocab.BOTTLENECKS]
+    out += [Filters(platforms=(p,)) for p in vocab.PLATFORMS]
+    out += [Filters(sizes=(z,)) for z in vocab.COMPANY_SIZES]
+    out += [Filters(countries=(c,)) for c in countries]
+    out += [Filters(stages=pair) for pair in itertools.combinations(vocab.STAGES, 2)]
+    if full:
+        out += [Filters(countries=pair) for pair in itertools.combinations(countries, 2)]
+        out += [Filters(stages=(s,), countries=(c,)) for s in vocab.STAGES for c in countries]
+    return out
+
+
+def _subset(small: Filters, large: Filters) -> bool:
+    """Whether every site ``small`` selects is selected by ``large`` (empty = all)."""
+    for a, b in (
+        (small.stages, large.stages),
+        (small.bottlenecks, large.bottlenecks),
+        (small.platforms, large.platforms),
+        (small.countries, large.countries),
+        (small.sizes, large.sizes),
+    ):
+        if b and (not a or not set(a) <= set(b)):
+            return False
+    return small != large
+
+
+def _published(result: Release, cells: cells_mod.Cells, metric: str) -> np.ndarray:
+    """The figure released for each cell (NaN where withheld), in the order of ``cells``."""
+    out = np.full(len(cells), np.nan)
+    total = result.totals.get(metric)
+    out[0] = np.nan if total is None else total
+    for level in vocab.NUTS_LEVELS:
+        at = np.flatnonzero(cells.level == level)
+        table = result.table(level)
+        out[at] = table[metric].reindex(cells.codes[at]).to_numpy(float)
+    return out
+
+
+def _lower(metric: str, cells: cells_mod.Cells) -> np.ndarray:
+    if metric == "facilities":
+        return (cells.values["companies"] > 0).astype(float)
+    return np.zeros(len(cells))
+
+
+def lp_intervals(values: np.ndarray, lower: np.ndarray, withheld: np.ndarray, equations: list[np.ndarray]):
+    """Tightest interval of every withheld cell by linear programming (HiGHS), published cells
+    taken as exact; one small programme per connected group of withheld cells."""
+    low = np.where(withheld, np.nan, values).astype(float)
+    high = low.copy()
+    parent = list(range(len(values)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    active = [eq for eq in equations if withheld[eq].any()]
+    for eq in active:
+        members = eq[withheld[eq]]
+        for other in members[1:]:
+            parent[find(int(other))] = find(int(members[0]))
+    groups: dict[int, list[int]] = {}
+    for i in np.flatnonzero(withheld):
+        groups.setdefault(find(int(i)), []).append(int(i))
+    for cells_in in groups.values():
+        position = {c: j for j, c in enumerate(cells_in)}
+        rows, rhs = [], []
+        for eq in active:
+            if not any(int(c) in position for c in eq):
+                continue
+            row = np.zeros(len(cells_in))
+            constant = 0.0
+            for j, c in enumerate(eq):
+                sign = -1.0 if j == 0 else 1.0
+                if int(c) in position:
+                    row[position[int(c)]] += sign
+                else:
+                    constant += sign * values[c]
+            rows.append(row)
+            rhs.append(-constant)
+        a_eq = np.array(rows) if rows else None
+        b_eq = np.array(rhs) if rows else None
+        bounds = [(float(lower[c]), None) for c in cells_in]
+        for j, c in enumerate(cells_in):
+            objective = np.zeros(len(cells_in))
+            objective[j] = 1.0
+            lo = linprog(objective, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+            hi = linprog(-objective, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+            low[c] = lo.fun if lo.status == 0 else lower[c]
+            high[c] = -hi.fun if hi.status == 0 else np.inf
+    return low, high
+
+
+def audit(
+    index: SiteIndex,
+    rules: Rules,
+    site_keys: Mapping[str, np.ndarray],
+    *,
+    role: str = "cluster",
+    all_settings: Sequence[Filters] | None = None,
+    full: bool = True,
+) -> Report:
+    """Attack every setting of ``all_settings`` (default: :func:`settings`) as ``role`` sees it."""
+    chosen = list(all_settings) if all_settings is not None else settings(index, full=full)
+    report = Report(settings=len(chosen))
+    releases: dict[Filters, tuple[Release, cells_mod.Cells, dict[str, tuple[np.ndarray, np.ndarray]]]] = {}
+    for filters in chosen:
+        result = release(index, filters, role, rules, site_keys)
+        cells = cells_mod.build(index, filters, dict(site_keys))
+        intervals = _attack_setting(report, filters, result, cells, rules)
+        releases[filters] = (result, cells, intervals)
+    _attack_differences(report, index, releases, rules, dict(site_keys))
+    return report
+
+
+def _protected(cells: cells_mod.Cells, metric: str, rules: Rules) -> np.ndarray:
+    companies = cells.values["companies"]
+    few = (companies > 0) & (companies < rules.min_companies)
+    if metric in MAGNITUDES:
+        v, x1, x2 = cells.values[metric], cells.top1[metric], cells.top2[metric]
+        return few | ((v > 0) & (v - x1 - x2 < rules.p_percent / 100.0 * x1))
+    return few
+
+
+def _attack_setting(
+    report: Report, filters: Filters, result: Release, cells: cells_mod.Cells, rules: Rules
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    name = filters.describe()
+    equations = cells.equations()
+    intervals: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for metric in (*ADDITIVE, "companies"):
+        shown = _published(result, cells, metric)
+        values = cells.values[metric]
+        guarded = _protected(cells, metric, rules) & (values > 0)
+        need = protection(metric, values, rules)
+        for i in np.flatnonzero(guarded & ~np.isnan(shown)):
+            report.findings.append(
+                Finding("direct", name, str(cells.codes[i]), metric, values[i], shown[i], shown[i], need[i])
+            )
+        if metric == "companies":
+            continue
+        withheld = np.isnan(shown)
+        low, high = lp_intervals(values, _lower(metric, cells), withheld, equations)
+        intervals[metric] = (low, high)
+        for i in np.flatnonzero(guarded & withheld):
+            report.findings.append(
+                Finding(
+                    "linear programming",
+                    name,
+                    str(cells.codes[i]),
+                    metric,
+                    values[i],
+                    low[i],
+                    high[i],
+                    need[i],
+                )
+            )
+    # the withheld columns must say why: a figure shown without a reason is never a protected one
+    for level in vocab.NUTS_LEVELS:
+        table = result.table(level)
+        for metric in vocab.METRICS:
+            assert table[withheld_column(metric)].notna().all()
+    return intervals
+
+
+def _attack_differences(
+    report: Report,
+    index: SiteIndex,
+    releases: Mapping[Filters, tuple[Release, cells_mod.Cells, dict[str, tuple[np.ndarray, np.ndarray]]]],
+    rules: Rules,
+    site_keys: dict[str, np.ndarray],
+) -> None:
+    share = rules.noise_percent / 100.0
+    for small, large in itertools.permutations(releases, 2):
+        if not _subset(small, large):
+            continue
+        r_small, c_small, i_small = releases[small]
+        r_large, c_large, i_large = releases[large]
+        keep = cells_mod.selected(index, large) & ~cells_mod.selected(index, small)
+        if not keep.any():
+            continue
+        diff = cells_mod.build(index, large, site_keys, keep=keep)
+        where_small = c_small.position()
+        name = f"({large.describe()}) minus ({small.describe()})"
+        for metric in ADDITIVE:
+            guarded = _protected(diff, metric, rules) & (diff.values[metric] > 0)
+            need = protection(metric, diff.values[metric], rules)
+            low_l, high_l = _published_interval(r_large, c_large, i_large, metric, share, rules)
+            low_s, high_s = _published_interval(r_small, c_small, i_small, metric, share, rules)
+            for i in np.flatnonzero(guarded):
+                j = where_small.get(str(diff.codes[i]))
+                k = i  # diff cells are laid out as the large setting's
+                lo_s, hi_s = (low_s[j], high_s[j]) if j is not None else (0.0, 0.0)
+                low = max(low_l[k] - hi_s, 0.0)
+                high = high_l[k] - lo_s
+                report.findings.append(
+                    Finding(
+                        "differencing",
+                        name,
+                        str(diff.codes[i]),
+                        metric,
+                        diff.values[metric][i],
+                        low,
+                        high,
+                        need[i],
+                    )
+                )
+
+
+def _published_interval(
+    result: Release,
+    cells: cells_mod.Cells,
+    intervals: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    metric: str,
+    share: float,
+    rules: Rules,
+) -> tuple[np.ndarray, np.ndarray]:
+    """What an attacker knows of each cell's true value: the published figure plus or minus the
+    largest noise it may carry, or, where withheld, the linear-programming interval."""
+    shown = _published(result, cells, metric)
+    bound = (
+        share * cells.top1[metric] if metric in MAGNITUDES else np.full(len(cells), float(rules.count_noise))
+    )
+    low, high = intervals[metric]
+    published = ~np.isnan(shown)
+    return (
+        np.where(published, shown - bound, low),
+        np.where(published, shown + bound, high),
+    )
+
+
+def adversarial_settings(codes: Iterable[str]) -> list[Filters]:
+    """Single-stage settings plus the stage pairs of ``codes`` (for small hand-made fixtures)."""
+    codes = list(codes)
+    return [
+        Filters(),
+        *(Filters(stages=(c,)) for c in codes),
+        *(Filters(stages=p) for p in itertools.combinations(codes, 2)),
+    ]
+
+
+__all__ = ["Finding", "Report", "adversarial_settings", "audit", "lp_intervals", "settings"]
+_ = COUNT_METRICS
