@@ -1,6 +1,9 @@
-"""Command line: ``python -m geodata assign | validate | fetch-nuts``.
+"""Command line: ``python -m geodata assign | validate | fetch-nuts | audit-disclosure``.
 
-Exit codes: 0 ran; 1 validate found rejected rows; 2 unreadable input or missing NUTS data.
+Exit codes: 0 ran; 1 validate found rejected rows, or audit-disclosure found a protected figure
+pinned down too closely; 2 unreadable input or missing NUTS data.
+validate also warns about company names that look like one company written twice and about
+companies whose rows disagree on public_listing; warnings never change the exit code.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from geodata import nuts, placement, records, vocab
+from geodata import companies, nuts, placement, records, vocab
 from geodata.readers import SOURCE_ROW, InputError, RawTable, canonical_column, read_table
 
 
@@ -42,16 +45,44 @@ def _parser() -> argparse.ArgumentParser:
     assign.add_argument("--tolerance-km", type=float, default=10.0, help="snap distance (default 10)")
     assign.set_defaults(run=_assign)
 
-    validate = sub.add_parser("validate", help="report every problem per row; exit 1 if any row is rejected")
+    validate = sub.add_parser(
+        "validate",
+        help="report every problem per row, and warn about company identity; exit 1 if any row is rejected",
+    )
     validate.add_argument("input", type=Path, metavar="INPUT")
     validate.add_argument("--rejected", type=Path, metavar="CSV", help="write the rejected rows here")
     validate.set_defaults(run=_validate)
+
+    audit = sub.add_parser(
+        "audit-disclosure",
+        help="attack what a role is shown; exit 1 if any protected figure is pinned down too closely",
+    )
+    audit.add_argument("input", type=Path, metavar="DATA")
+    audit.add_argument("--role", choices=("cluster", "public"), default="cluster")
+    audit.add_argument("--year", type=int, choices=vocab.NUTS_YEARS, default=2021, help="NUTS version")
+    audit.add_argument(
+        "--quick", action="store_true", help="no filter, single codes and stage pairs only (no country pairs)"
+    )
+    audit.add_argument("--show", type=int, default=20, help="how many failures to print (default 20)")
+    audit.set_defaults(run=_audit)
 
     fetch = sub.add_parser("fetch-nuts", help="download NUTS boundaries from GISCO into the cache")
     _add_nuts_options(fetch)
     fetch.add_argument("--labels", action="store_true", help="also fetch the label points")
     fetch.set_defaults(run=_fetch)
     return parser
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from geodata.disclosure import audit, rules
+
+    try:
+        chosen = rules.Rules.from_env()
+    except rules.ConfigurationError as exc:
+        raise InputError(str(exc)) from None
+    return audit.run(
+        str(args.input), role=args.role, version=args.year, full=not args.quick, show=args.show, rules=chosen
+    )
 
 
 def _add_nuts_options(parser: argparse.ArgumentParser) -> None:
@@ -143,7 +174,21 @@ def _validate(args: argparse.Namespace) -> int:
     if args.rejected is not None:
         table.rejected.to_csv(args.rejected, index=False, encoding="utf-8")
         print(f"rejected rows written to {args.rejected}", file=sys.stderr)
+    _warn_about_companies(table.facilities)
     return 1 if len(table.rejected) else 0
+
+
+def _warn_about_companies(facilities: pd.DataFrame) -> None:
+    """Print company-identity warnings on the valid rows: they need a person, not a rejection."""
+    warnings = [*companies.near_duplicates(facilities), *companies.listing_conflicts(facilities)]
+    for warning in warnings:
+        print(f"warning: {warning}")
+    if warnings:
+        print(
+            f"{len(warnings)} company warning(s): near-duplicate names or public_listing conflicts "
+            "among the valid rows; they do not reject any row",
+            file=sys.stderr,
+        )
 
 
 def _fetch(args: argparse.Namespace) -> int:

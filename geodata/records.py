@@ -23,6 +23,7 @@ from geodata.readers import SOURCE_ROW, RawTable, canonical_column, read_table
 FIELDS: tuple[str, ...] = (
     "facility_id",
     "company",
+    "company_id",
     "country",
     "city",
     "postcode",
@@ -203,7 +204,8 @@ def _check_row(
         problems.append(Problem(name, row, field, value, reason, severity))
 
     record: dict[str, Any] = {SOURCE_ROW: row}
-    for field in ("facility_id", "company", "city", "postcode", "cluster", "bottleneck_notes"):
+    # company_id is kept as written (trimmed); companies.company_keys folds case and spaces
+    for field in ("facility_id", "company", "company_id", "city", "postcode", "cluster", "bottleneck_notes"):
         record[field] = cells.get(field, "") or None
     for field in ("facility_id", "company"):
         if not record[field]:
@@ -403,6 +405,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     for field in (
         "facility_id",
         "company",
+        "company_id",
         "country",
         "city",
         "postcode",

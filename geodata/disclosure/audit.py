@@ -19,7 +19,7 @@ A protected figure is safe when its interval is at least its protection level wi
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,7 +29,7 @@ from geodata import vocab
 from geodata.aggregate import Filters, SiteIndex
 from geodata.disclosure import cells as cells_mod
 from geodata.disclosure.engine import Release, protection, release, withheld_column
-from geodata.disclosure.rules import COUNT_METRICS, MAGNITUDES, Rules
+from geodata.disclosure.rules import MAGNITUDES, Rules
 
 ADDITIVE = ("facilities", "bottleneck_reports", *MAGNITUDES)
 
@@ -148,7 +148,9 @@ def _lower(metric: str, cells: cells_mod.Cells) -> np.ndarray:
     return np.zeros(len(cells))
 
 
-def lp_intervals(values: np.ndarray, lower: np.ndarray, withheld: np.ndarray, equations: list[np.ndarray]):
+def lp_intervals(
+    values: np.ndarray, lower: np.ndarray, withheld: np.ndarray, equations: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
     """Tightest interval of every withheld cell by linear programming (HiGHS), published cells
     taken as exact; one small programme per connected group of withheld cells."""
     low = np.where(withheld, np.nan, values).astype(float)
@@ -346,5 +348,41 @@ def adversarial_settings(codes: Iterable[str]) -> list[Filters]:
     ]
 
 
-__all__ = ["Finding", "Report", "adversarial_settings", "audit", "lp_intervals", "settings"]
-_ = COUNT_METRICS
+def run(
+    path: str,
+    *,
+    role: str = "cluster",
+    version: int = 2021,
+    full: bool = True,
+    show: int = 20,
+    rules: Rules | None = None,
+    out: Callable[[str], None] = print,
+) -> int:
+    """``python -m geodata audit-disclosure DATA``: attack ``role``'s view of the file at ``path``;
+    prints every protected figure pinned down too closely (up to ``show`` of them), the tightest
+    interval and a summary; returns 1 when any is, else 0."""
+    from geodata import placement, records
+
+    rules = rules or Rules.from_env()
+    table = records.load_facilities(path)
+    placed = placement.place(table.facilities, version, "20M", 10.0)
+    index = SiteIndex.from_placed(placed)
+    keys = cells_mod.record_keys(index.facility_id, rules.key)
+    report = audit(index, rules, keys, role=role, full=full)
+    out(f"audit of what role '{role}' sees of {path} (NUTS {version}, {index.n} placed sites)")
+    out(
+        f"rules: at least {rules.min_companies} companies, p% rule p={rules.p_percent:g}, "
+        f"protection ±{rules.protection_percent:g}%, noise {rules.noise_percent:g}% of the largest "
+        f"company, counts ±{rules.count_noise}"
+    )
+    for finding in report.failures[:show]:
+        out(str(finding))
+    if len(report.failures) > show:
+        out(f"... and {len(report.failures) - show} more")
+    out(report.summary())
+    protected = {(f.setting, f.cell, f.metric) for f in report.findings}
+    out(f"{len(protected)} protected figures in all; {len(report.failures)} pinned down too closely")
+    return 1 if report.failures else 0
+
+
+__all__ = ["Finding", "Report", "adversarial_settings", "audit", "lp_intervals", "run", "settings"]

@@ -113,7 +113,7 @@ def build(
     uses it for the difference of two settings); the regions stay those of ``filters``.
     """
     keep = selected(index, filters) if keep is None else keep
-    reports = index.bottlenecks.any(axis=1)
+    reports: np.ndarray = np.asarray(index.bottlenecks.any(axis=1), dtype=bool)
     codes: list[np.ndarray] = [np.array([TOTAL])]
     levels: list[np.ndarray] = [np.array([-1])]
     groups: list[np.ndarray] = [np.zeros(index.n, dtype=np.int64)]

@@ -86,6 +86,8 @@ def pattern(cells: cells_mod.Cells, rules: Rules) -> Pattern:
     present = (companies > 0).astype(float)
 
     def protect(metric: str, primary: np.ndarray, lower: np.ndarray) -> np.ndarray:
+        if not rules.secondary:
+            return primary
         v = values[metric]
         level = protection(metric, v, rules)
         return secondary.suppress(v, lower, cells.level, primary, equations, level, 1.0)

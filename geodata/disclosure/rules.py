@@ -72,6 +72,8 @@ class Rules:
     noise_percent: float = 25.0
     count_noise: int = 1
     key: str = "vaccine-capacity-atlas"
+    #: off only to measure what secondary suppression buys (bench/ and the audit's --baseline)
+    secondary: bool = True
 
     def __post_init__(self) -> None:
         if not 2 <= self.min_companies <= 50:

@@ -224,3 +224,45 @@ def test_unknown_year_is_refused_by_argparse(tmp_path: Path) -> None:
 
         main(["assign", "x.csv", "--out", str(tmp_path / "o.csv"), "--year", "2016"])
     assert info.value.code == 2
+
+
+COMPANY_INPUT = """\
+facility_id,company,company_id,country,nuts3,stages,public_listing
+f1,Pharmaco GmbH,,DE,DE111,fill_finish,yes
+f2,Pharmacco GmbH,,DE,DE111,fill_finish,yes
+f3,PHARMACO  G.m.b.H.,,DE,DE112,qc_testing,no
+f4,Vialtec SA,FR 555,FR,FR101,primary_packaging,yes
+f5,Vialtec Packaging SA,fr555,FR,FR101,primary_packaging,yes
+"""
+
+
+def test_validate_warns_about_near_duplicate_names_and_listing_conflicts(
+    tiny_nuts: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "companies.csv"
+    source.write_text(COMPANY_INPUT, encoding="utf-8")
+    result = run("validate", source)
+    assert result.returncode == 0, result.stdout + result.stderr  # warnings never fail validation
+    assert result.stdout.splitlines() == [
+        "warning: company names 'Pharmaco GmbH' (facilities f1 (row 2), f3 (row 4)) and 'Pharmacco GmbH' "
+        "(facility f2 (row 3)) are very similar (similarity 94%) but count as two companies; "
+        "give both rows the same company_id if they are one company",
+        "warning: company 'Pharmaco GmbH' (name:pharmaco): public_listing is yes on facility f1 (row 2) "
+        "but no or empty on facility f3 (row 4), so the company is shown by name nowhere; if it agreed, "
+        "write yes on all its rows; if these are different companies, give them different company_ids",
+    ]
+    assert "5 rows, 5 valid, 0 rejected (0 errors, 0 notes)" in result.stderr
+    assert "2 company warning(s): near-duplicate names or public_listing conflicts" in result.stderr
+
+
+def test_validate_warnings_follow_errors_and_keep_exit_code_1(
+    tiny_nuts: Path, tmp_path: Path, capsys
+) -> None:
+    from geodata.cli import main
+
+    source = tmp_path / "mixed.csv"
+    source.write_text(COMPANY_INPUT + "f6,Acme,,DE,DE111,baking,yes\n", encoding="utf-8")
+    assert main(["validate", str(source)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out] == ["error", "warning", "warning"]
+    assert out[0].startswith("error: mixed.csv, row 7, stages = 'baking': unknown value")

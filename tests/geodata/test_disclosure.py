@@ -196,7 +196,9 @@ def test_unknown_role_is_refused() -> None:
 
 
 def test_rules_come_from_the_environment() -> None:
-    rules = disclosure.Rules.from_env({"ATLAS_MIN_COMPANIES": "5", "ATLAS_P_PERCENT": "15", "ATLAS_SECRET_KEY": "k"})
+    rules = disclosure.Rules.from_env(
+        {"ATLAS_MIN_COMPANIES": "5", "ATLAS_P_PERCENT": "15", "ATLAS_SECRET_KEY": "k"}
+    )
     assert (rules.min_companies, rules.p_percent, rules.key) == (5, 15.0, "k")
     with pytest.raises(ConfigurationError, match="ATLAS_P_PERCENT must be a number"):
         disclosure.Rules.from_env({"ATLAS_P_PERCENT": "ten"})

@@ -287,6 +287,7 @@ def test_valid_row_is_typed(tmp_path: Path) -> None:
         {
             "facility_id": pd.array(["f1"], dtype="string"),
             "company": pd.array(["Acme"], dtype="string"),
+            "company_id": pd.array([pd.NA], dtype="string"),
             "country": pd.array(["DE"], dtype="string"),
             "city": pd.array(["Jena"], dtype="string"),
             "postcode": pd.array(["07745"], dtype="string"),
@@ -334,6 +335,28 @@ def test_empty_yes_no_cells_take_the_default(tmp_path: Path) -> None:
     row = table.facilities.iloc[0]
     assert (bool(row["public_listing"]), bool(row["contact_consent"])) == (False, True)
     assert pd.isna(row["gmp_certified"])
+
+
+def test_company_id_is_optional_and_kept_as_written(tmp_path: Path) -> None:
+    rows = [
+        {**BASE, "facility_id": "a", "Company ID": " de 123 456 "},
+        {**BASE, "facility_id": "b", "Company ID": ""},
+        {**BASE, "facility_id": "c", "Company ID": "<b>HRB 1</b>"},
+    ]
+    table = load_facilities(write_csv(tmp_path / "sites.csv", rows))
+    assert table.problems == []
+    assert list(table.facilities.columns[:4]) == ["facility_id", "company", "company_id", "country"]
+    assert table.facilities["company_id"].dtype == "string"
+    # trimmed like every cell, otherwise as written: companies.company_keys folds case and spaces
+    assert table.facilities["company_id"].tolist() == ["de 123 456", pd.NA, "<b>HRB 1</b>"]
+
+
+def test_files_without_company_id_still_load_with_the_column_empty(tmp_path: Path) -> None:
+    table = one_row(tmp_path)
+    assert "company_id" not in table.raw.columns
+    assert table.facilities["company_id"].isna().all()
+    flat = facilities_to_flat(table.facilities)
+    assert pd.isna(flat.loc[0, "company_id"])
 
 
 def test_postcode_or_nuts3_alone_locates_a_site(tmp_path: Path) -> None:
