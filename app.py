@@ -20,7 +20,7 @@ from pathlib import Path
 
 from dash import Dash, html
 
-from dashboard import auth, callbacks, inputs, routes
+from dashboard import api, auth, callbacks, inputs, routes
 from dashboard.data import SAMPLE_FILE, AtlasData
 from dashboard.layout import PRODUCT, PageInfo, Viewer, build_layout
 from geodata import disclosure, nuts, vocab
@@ -39,16 +39,12 @@ def prepare_nuts(download: bool = True) -> None:
             nuts.ensure_file(nuts.NutsKey(version, level, "20M"), download=download)
 
 
-def _yes(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"yes", "true", "1", "on"}
-
-
 def create_app(data_path: str | Path | None = None, public: bool | None = None) -> Dash:
     """The Dash app for one facility file; raises InputError / NutsDataError / auth.ConfigError
     with a clear message. The bundled sample is a demo (role switcher, no accounts needed);
     any other file needs ATLAS_SECRET_KEY and ATLAS_USERS."""
     data_path = data_path or os.environ.get("ATLAS_DATA") or SAMPLE_FILE
-    public = _yes(os.environ.get("ATLAS_PUBLIC")) if public is None else public
+    public = auth.env_flag("ATLAS_PUBLIC") if public is None else public
     try:
         rules = disclosure.Rules.from_env()
     except disclosure.rules.ConfigurationError as exc:
@@ -80,12 +76,13 @@ def create_app(data_path: str | Path | None = None, public: bool | None = None) 
         if role is None:  # the sign-in guard answers first; nothing is built without a role
             return html.Div("Sign in to see the map.", id="signed-out")
         totals, _why = data.summary(vocab.NUTS_YEARS[0], Filters(), role)
-        viewer = Viewer(role, auth.current_user_name(), totals.get("facilities"), totals.get("companies"))
+        viewer = Viewer(role, auth.sign_out_link(), totals.get("facilities"), totals.get("companies"))
         return build_layout(info, viewer)
 
     app.layout = page
     callbacks.register(app, data)
     routes.register(app.server, data)
+    api.register(app.server, data)
     return app
 
 
@@ -105,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, nuts.NutsDataError, auth.ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if app.server.config.get("ATLAS_DEMO") and args.host != DEMO_HOST:
+    if Path(args.data or os.environ.get("ATLAS_DATA") or SAMPLE_FILE).resolve() == SAMPLE_FILE.resolve() and (
+        args.host != DEMO_HOST
+    ):
         print(f"error: the demo on the fictional sample is served on {DEMO_HOST} only", file=sys.stderr)
         return 2
     print(f"{PRODUCT}: http://{args.host}:{args.port}", file=sys.stderr)

@@ -38,7 +38,7 @@ def time_releases(label: str, index: SiteIndex, rules: disclosure.Rules) -> None
     everything = {level: tuple(nuts.load(2021, level, "20M")["NUTS_ID"]) for level in vocab.NUTS_LEVELS}
     settings = audit.settings(index, full=False)
     took = []
-    withheld = {level: 0 for level in vocab.NUTS_LEVELS}
+    withheld = dict.fromkeys(vocab.NUTS_LEVELS, 0)
     for filters in settings:
         start = time.perf_counter()
         result = disclosure.release(index, filters, "cluster", rules, keys, everything)
@@ -48,7 +48,8 @@ def time_releases(label: str, index: SiteIndex, rules: disclosure.Rules) -> None
             withheld[level] += int((table[disclosure.withheld_column("capacity")] != "").sum())
     q = statistics.quantiles(took, n=20)
     print(
-        f"{label}: {index.n:,} sites, {len(settings)} settings: release p50 {statistics.median(took):.0f} ms, "
+        f"{label}: {index.n:,} sites, {len(settings)} settings: "
+        f"release p50 {statistics.median(took):.0f} ms, "
         f"p95 {q[18]:.0f} ms, max {max(took):.0f} ms; capacity figures withheld per setting, levels 0-3: "
         + ", ".join(f"{withheld[level] / len(settings):.1f}" for level in vocab.NUTS_LEVELS)
     )

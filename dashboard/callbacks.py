@@ -117,7 +117,9 @@ def register(app: Dash, data: AtlasData) -> None:
         raw_filters = query.get("filters")
         if not isinstance(raw_filters, list) or len(raw_filters) != len(FILTER_NAMES):
             raw_filters = [None] * len(FILTER_NAMES)
-        got, _notices = _parse(data, version=query.get("version"), **dict(zip(FILTER_NAMES, raw_filters, strict=True)))
+        got, _notices = _parse(
+            data, version=query.get("version"), **dict(zip(FILTER_NAMES, raw_filters, strict=True))
+        )
         filters = inputs.filters_from_inputs(got)
         # the points are built when the browser asks for them (once), not in this callback
         url = views.sites_url(data, got.version, role)

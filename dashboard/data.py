@@ -112,7 +112,9 @@ class AtlasData:
             base = self._releases(version, unstaged, group)
         all_regions = {level: self.level_codes(version, level) for level in vocab.NUTS_LEVELS}
         index = self.index(version)
-        return disclosure.release(index, filters, group, self.rules, self.site_keys(version), all_regions, base)
+        return disclosure.release(
+            index, filters, group, self.rules, self.site_keys(version), all_regions, base
+        )
 
     def regions(self, version: int, level: int, filters: Filters, role: str) -> pd.DataFrame:
         """Per-region figures of one level as ``role`` may see them."""
@@ -122,7 +124,9 @@ class AtlasData:
         """Every NUTS_ID of one version and level."""
         return tuple(nuts.load(version, level, self.scale)["NUTS_ID"])
 
-    def summary(self, version: int, filters: Filters, role: str) -> tuple[dict[str, float | None], dict[str, str]]:
+    def summary(
+        self, version: int, filters: Filters, role: str
+    ) -> tuple[dict[str, float | None], dict[str, str]]:
         """The summary cards' totals as ``role`` may see them, and why any is withheld."""
         result = self.release(version, filters, role)
         return result.totals, result.totals_withheld

@@ -27,9 +27,7 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def provenance(
-    dataset: str, version: int, filters: Filters, role: str, now: dt.datetime
-) -> dict[str, str]:
+def provenance(dataset: str, version: int, filters: Filters, role: str, now: dt.datetime) -> dict[str, str]:
     """The columns every exported row carries."""
     return {
         "dataset": dataset,

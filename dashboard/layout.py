@@ -8,6 +8,7 @@ import dash_bootstrap_components as dbc
 import dash_leaflet as dl
 from dash import dcc, html
 
+from dashboard.auth import SignInStatus
 from dashboard.ids import Ids
 from geodata import nuts, vocab
 from layers import geometry
@@ -25,8 +26,6 @@ class PageInfo:
 
     dataset: str
     is_sample: bool
-    sites: int
-    companies: int
     rejected_rows: int
     survey_period: str
     demo: bool
@@ -50,11 +49,11 @@ def _multi(id_: str, title: str, options: list[dict[str, str]]) -> html.Div:
 
 @dataclass(frozen=True)
 class Viewer:
-    """Who is looking: the role, the user name (None for the anonymous public) and the dataset's
-    site and company totals as this role may see them (None where withheld)."""
+    """Who is looking (role, sign-in status for the header) and the dataset's site and company
+    totals as this role may see them (None where withheld)."""
 
     role: str
-    user: str | None
+    status: SignInStatus | None
     sites: float | None
     companies: float | None
 
@@ -70,34 +69,19 @@ def _count(value: float | None) -> str:
     return "withheld" if value is None else f"{round(value):,}"
 
 
-def account_controls(info: PageInfo, viewer: Viewer) -> html.Div:
-    """Who is signed in, sign-out, and in the demo the role switcher (forms posting to the server)."""
-    parts: list = []
-    if info.demo:
-        parts.append(html.Span("Demo: see the map as ", className="me-1"))
-        for role in ("official", "cluster", "public"):
-            parts.append(
-                html.Form(
-                    html.Button(
-                        role,
-                        type="submit",
-                        className="btn btn-sm "
-                        + ("btn-dark" if role == viewer.role else "btn-outline-dark")
-                        + " me-1",
-                        id=f"demo-role-{role}",
-                    ),
-                    action=f"/demo/role/{role}",
-                    method="post",
-                    className="d-inline",
-                )
-            )
-    elif viewer.user:
-        parts.append(html.Span(f"Signed in as {viewer.user} ({viewer.role})", className="me-2"))
-    if viewer.user or info.demo:
-        parts.append(html.A("Sign out", href="/logout", className="btn btn-sm btn-link", id="sign-out"))
-    else:
-        parts.append(html.A("Sign in", href="/login", className="btn btn-sm btn-link", id="sign-in"))
-    return html.Div(parts, className="atlas-account ms-auto d-flex align-items-center")
+def account_controls(status: SignInStatus | None) -> html.Div:
+    """Who is looking and how to change it: "Signed in as anna (official) · Sign out", or in the
+    demo "Demo on fictional data: cluster view · Switch role"."""
+    if status is None:
+        return html.Div(className="atlas-account")
+    return html.Div(
+        [
+            html.Span(status.text, className="me-2", id="account-text"),
+            html.A(status.action_label, href=status.action_href, className="btn btn-sm btn-outline-dark",
+                   id="account-action"),
+        ],
+        className="atlas-account ms-auto d-flex align-items-center",
+    )  # fmt: skip
 
 
 def header(info: PageInfo, viewer: Viewer) -> html.Header:
@@ -126,7 +110,7 @@ def header(info: PageInfo, viewer: Viewer) -> html.Header:
                 [
                     html.H1(PRODUCT, className="atlas-title"),
                     html.Div(badges, className="atlas-badges"),
-                    account_controls(info, viewer),
+                    account_controls(viewer.status),
                 ],
                 className="d-flex align-items-center flex-wrap gap-3",
             ),

@@ -14,8 +14,7 @@ from dash import html
 
 from dashboard.data import AtlasData
 from dashboard.exports import provenance, regions_table, sites_table, to_csv_bytes
-from geodata import vocab
-from geodata import disclosure
+from geodata import disclosure, vocab
 from geodata.aggregate import Filters
 from layers import bitset, choropleth, geometry
 from layers.choropleth import LegendEntry

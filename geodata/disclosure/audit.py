@@ -28,6 +28,7 @@ from scipy.optimize import linprog
 from geodata import vocab
 from geodata.aggregate import Filters, SiteIndex
 from geodata.disclosure import cells as cells_mod
+from geodata.disclosure import secondary
 from geodata.disclosure.engine import Release, protection, release, withheld_column
 from geodata.disclosure.rules import MAGNITUDES, Rules
 
@@ -216,8 +217,10 @@ def audit(
     for filters in chosen:
         result = release(index, filters, role, rules, site_keys)
         cells = cells_mod.build(index, filters, dict(site_keys))
-        intervals = _attack_setting(report, filters, result, cells, rules)
-        releases[filters] = (result, cells, intervals)
+        _attack_setting(report, filters, result, cells, rules)
+        share = rules.noise_percent / 100.0
+        noisy = {m: _published_interval(result, cells, m, share, rules) for m in ADDITIVE}
+        releases[filters] = (result, cells, noisy)
     _attack_differences(report, index, releases, rules, dict(site_keys))
     return report
 
@@ -279,12 +282,11 @@ def _attack_differences(
     rules: Rules,
     site_keys: dict[str, np.ndarray],
 ) -> None:
-    share = rules.noise_percent / 100.0
     for small, large in itertools.permutations(releases, 2):
         if not _subset(small, large):
             continue
-        r_small, c_small, i_small = releases[small]
-        r_large, c_large, i_large = releases[large]
+        _result, c_small, i_small = releases[small]
+        i_large = releases[large][2]
         keep = cells_mod.selected(index, large) & ~cells_mod.selected(index, small)
         if not keep.any():
             continue
@@ -294,8 +296,8 @@ def _attack_differences(
         for metric in ADDITIVE:
             guarded = _protected(diff, metric, rules) & (diff.values[metric] > 0)
             need = protection(metric, diff.values[metric], rules)
-            low_l, high_l = _published_interval(r_large, c_large, i_large, metric, share, rules)
-            low_s, high_s = _published_interval(r_small, c_small, i_small, metric, share, rules)
+            low_l, high_l = i_large[metric]
+            low_s, high_s = i_small[metric]
             for i in np.flatnonzero(guarded):
                 j = where_small.get(str(diff.codes[i]))
                 k = i  # diff cells are laid out as the large setting's
@@ -319,23 +321,22 @@ def _attack_differences(
 def _published_interval(
     result: Release,
     cells: cells_mod.Cells,
-    intervals: Mapping[str, tuple[np.ndarray, np.ndarray]],
     metric: str,
     share: float,
     rules: Rules,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """What an attacker knows of each cell's true value: the published figure plus or minus the
-    largest noise it may carry, or, where withheld, the linear-programming interval."""
+    """What an attacker knows of each cell's true value from one setting: every published figure
+    plus or minus the largest noise it may carry, combined through the hierarchy's sums (interval
+    propagation, which on this tree of sums equals linear programming; see the tests)."""
     shown = _published(result, cells, metric)
     bound = (
         share * cells.top1[metric] if metric in MAGNITUDES else np.full(len(cells), float(rules.count_noise))
     )
-    low, high = intervals[metric]
     published = ~np.isnan(shown)
-    return (
-        np.where(published, shown - bound, low),
-        np.where(published, shown + bound, high),
-    )
+    lower = _lower(metric, cells)
+    low0 = np.where(published, np.maximum(shown - bound, 0.0), lower)
+    high0 = np.where(published, shown + bound, np.inf)
+    return secondary.bounded_intervals(low0, high0, np.ones(len(cells), dtype=bool), cells.equations())
 
 
 def adversarial_settings(codes: Iterable[str]) -> list[Filters]:

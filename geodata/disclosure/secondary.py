@@ -35,9 +35,21 @@ def intervals(
     narrowed by each equation (parent = sum of children) until nothing changes. On a tree of sum
     equations this is exact: the tests check it against linear programming.
     """
-    low = [float(x) for x in np.where(withheld, lower, values)]
-    high = [float(x) if not w else math.inf for x, w in zip(values, withheld, strict=True)]
-    hidden = withheld.tolist()
+    return bounded_intervals(
+        np.where(withheld, lower, values), np.where(withheld, np.inf, values), withheld, equations
+    )
+
+
+def bounded_intervals(
+    low0: np.ndarray, high0: np.ndarray, unknown: np.ndarray, equations: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Tightest [low, high] of every cell given a starting interval for each (e.g. a published,
+    perturbed figure plus or minus its largest noise) and the hierarchy's sums; ``unknown`` marks
+    the cells whose interval may be narrowed (the others keep theirs)."""
+    low = [float(x) for x in low0]
+    high = [float(x) for x in high0]
+    hidden = unknown.tolist()
+    withheld = unknown
     active = [[int(c) for c in eq] for eq in equations if withheld[eq].any()]
     for _ in range(500):
         changed = False

@@ -236,3 +236,61 @@ def test_interval_propagation_agrees_with_linear_programming(seed: int) -> None:
     lp_low, lp_high = audit_mod.lp_intervals(values, lower, withheld, equations)
     np.testing.assert_allclose(low[withheld], lp_low[withheld], atol=1e-6)
     np.testing.assert_allclose(high[withheld], lp_high[withheld], atol=1e-6)
+
+
+SAMPLE_SETTINGS = [
+    Filters(),
+    Filters(stages=("drug_substance",)),
+    Filters(stages=("formulation",)),
+    Filters(stages=("drug_substance", "formulation")),
+    Filters(countries=("AT",)),
+    Filters(countries=("AT", "BE")),
+    Filters(countries=("IT",)),
+    Filters(stages=("drug_substance",), countries=("AT", "BE")),
+    Filters(bottlenecks=("vials_stoppers",)),
+]
+
+
+@pytest.fixture(scope="module")
+def sample_index(real_nuts, sample_facilities) -> SiteIndex:
+    from geodata import placement
+
+    return SiteIndex.from_placed(placement.place(sample_facilities, 2021, "20M", 10.0))
+
+
+@pytest.mark.integration
+def test_the_sample_survives_the_audit(sample_index: SiteIndex) -> None:
+    keys = disclosure.record_keys(sample_index.facility_id, RULES.key)
+    report = audit_mod.audit(sample_index, RULES, keys, all_settings=SAMPLE_SETTINGS)
+    attacks = {f.attack for f in report.findings}
+    assert attacks == {"linear programming", "differencing"}
+    assert len(report.findings) > 500  # the sample has many small regions to protect
+    assert report.failures == [], "\n".join(map(str, report.failures[:10]))
+
+
+@pytest.mark.integration
+def test_without_secondary_suppression_and_noise_the_audit_fails(sample_index: SiteIndex) -> None:
+    """The attacks of the issue work on primary suppression alone: parent minus children gives
+    withheld figures exactly, and differencing two settings isolates companies."""
+    baseline = disclosure.Rules(key=RULES.key, noise_percent=0, count_noise=0, secondary=False)
+    keys = disclosure.record_keys(sample_index.facility_id, baseline.key)
+    report = audit_mod.audit(sample_index, baseline, keys, all_settings=SAMPLE_SETTINGS[:4])
+    exact = [f for f in report.failures if f.attack == "linear programming" and f.width < 1e-6]
+    assert any(f.metric == "capacity" and f.setting == "all sites" for f in exact)
+    assert any(f.cell == "BE1" and f.metric == "bottleneck_reports" for f in exact)
+    assert any(f.attack == "differencing" for f in report.failures)
+
+
+def test_audit_command_on_an_adversarial_file(tiny_nuts, tmp_path, capsys) -> None:
+    from geodata import cli
+
+    path = tmp_path / "two.csv"
+    lines = ["facility_id,company,country,stages,latitude,longitude,capacity_doses_per_month,public_listing"]
+    lines += [f"w{i},West {i} GmbH,DE,fill_finish,50.5,10.5,{1000 * (i + 1)},yes" for i in range(2)]
+    lines += [f"e{i},East {i} AG,DE,fill_finish,50.5,11.5,{1000 * (i + 1)},no" for i in range(4)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code = cli.main(["audit-disclosure", str(path), "--quick"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "audit of what role 'cluster' sees" in out
+    assert "0 pinned down too closely" in out
