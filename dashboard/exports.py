@@ -46,7 +46,7 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
 
 def _with_names(frame: pd.DataFrame, names: pd.Series) -> pd.DataFrame:
     for level in vocab.NUTS_LEVELS:
-        position = frame.columns.get_loc(f"nuts{level}") + 1
+        position = list(frame.columns).index(f"nuts{level}") + 1
         frame.insert(position, f"nuts{level}_name", frame[f"nuts{level}"].map(names))
     return frame
 

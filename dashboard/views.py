@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import dash_bootstrap_components as dbc
 import numpy as np
+import pandas as pd
 from dash import html
 
 from dashboard.data import AtlasData
@@ -63,15 +64,19 @@ def map_update(
         classes,
         legend(metric, result.legend, filters),
         cards(data, version, filters, role),
-        status(data, version),
+        status(data, version, role),
     )
 
 
-def status(data: AtlasData, version: int) -> str:
-    """Say how many valid sites could not be placed in a region of this NUTS version (so are not counted)."""
+def status(data: AtlasData, version: int, role: str = "cluster") -> str:
+    """Say that valid sites could not be placed in a region of this NUTS version (so are not
+    counted); how many, and the command that says why, only to officials (an exact count of
+    all sites would bypass the disclosure engine)."""
     missing = data.unplaced(version)
     if not missing:
         return ""
+    if disclosure.is_restricted(role):
+        return f"Some sites could not be placed in a NUTS {version} region and are not counted."
     return (
         f"{missing:,} of {len(data.facilities):,} sites could not be placed in a NUTS {version} region and "
         f"are not counted; python -m geodata assign {data.name} --out placed.csv --year {version} says why."
@@ -144,6 +149,8 @@ def region_info(
 ) -> list:
     table = data.regions(version, level, filters, role)
     row = table.loc[code] if code in table.index else None
+    if isinstance(row, pd.DataFrame):  # region codes are unique; never more than one row
+        row = row.iloc[0]
     name = str(data.names(version).get(code, code))
     lines = choropleth.hover_lines(code, name, metric, row, stage_filter=bool(filters.stages))
     return [html.Div(lines[0], className="info-title"), *[html.Div(line) for line in lines[1:]]]

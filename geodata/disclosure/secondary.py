@@ -209,7 +209,9 @@ def _solve(
         constraints=LinearConstraint(matrix, lb=np.array(rhs), ub=np.inf),
         integrality=np.concatenate([np.ones(n), np.zeros(len(elastic))]),
         bounds=Bounds(0, np.concatenate([np.ones(n), np.full(len(elastic), np.inf)])),
-        options={"time_limit": 5.0, "mip_rel_gap": 0.02},
+        # no time limit: a limit hit under load would make the pattern depend on the machine's
+        # speed, and two workers could then give two different answers to the same request
+        options={"mip_rel_gap": 0.02},
     )
     withheld = primary.copy()
     if result.x is None:
