@@ -601,18 +601,24 @@ def register(server: Flask, data: AtlasData) -> None:
         blueprint.add_url_rule(
             f"/{name}", name.replace(".", "_"), _route(data, model, name, handler), methods=["GET"]
         )
+    # Dash answers every other path with its page; under /api/ an unknown path is a JSON 404.
+    server.add_url_rule("/api/<path:rest>", "atlas_api_unknown", _unknown, methods=["GET"])
     server.register_blueprint(blueprint)
-    server.register_error_handler(404, _api_http_error)
     server.register_error_handler(405, _api_http_error)
 
 
+def _unknown(rest: str) -> Response:
+    return _finish(_error(404, "not found"), "unknown", auth.current_role(), time.perf_counter())
+
+
 def _api_http_error(exc: HTTPException) -> Response | HTTPException:
-    """JSON instead of an HTML page for unknown /api/ paths and methods; other paths as before."""
+    """JSON instead of an HTML page for a wrong method under /api/; other paths as before."""
     if not request.path.startswith("/api/"):
         return exc
-    response = _error(exc.code or 404, exc.name.lower())
-    if isinstance(exc.get_response().headers.get("Allow"), str):
-        response.headers["Allow"] = exc.get_response().headers["Allow"]
+    response = _error(exc.code or 405, exc.name.lower())
+    allow = exc.get_response().headers.get("Allow")
+    if allow:
+        response.headers["Allow"] = allow
     return response
 
 
