@@ -96,16 +96,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("ATLAS_PORT", "8050")))
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args(argv)
+    demo = Path(args.data or SAMPLE_FILE).resolve() == SAMPLE_FILE.resolve()
+    if demo and args.host != DEMO_HOST:
+        print(
+            f"error: the demo on the fictional sample is served on {DEMO_HOST} only; "
+            "give --data FILE (with ATLAS_SECRET_KEY and ATLAS_USERS) to serve elsewhere",
+            file=sys.stderr,
+        )
+        return 2
     try:
         prepare_nuts(download=True)
         app = create_app(args.data, args.public)
     except (InputError, nuts.NutsDataError, auth.ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if Path(args.data or os.environ.get("ATLAS_DATA") or SAMPLE_FILE).resolve() == SAMPLE_FILE.resolve() and (
-        args.host != DEMO_HOST
-    ):
-        print(f"error: the demo on the fictional sample is served on {DEMO_HOST} only", file=sys.stderr)
         return 2
     print(f"{PRODUCT}: http://{args.host}:{args.port}", file=sys.stderr)
     app.run(host=args.host, port=args.port, debug=args.debug, dev_tools_disable_version_check=True)

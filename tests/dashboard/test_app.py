@@ -1,0 +1,60 @@
+"""Starting the app: the demo on the sample, and refusal to serve real data without sign-in set up."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+import app as atlas
+from dashboard import auth, users
+from dashboard.data import SAMPLE_FILE
+
+pytestmark = pytest.mark.integration
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def copy_of_sample(tmp_path, real_nuts):
+    path = tmp_path / "survey.csv"
+    shutil.copy(SAMPLE_FILE, path)
+    return path
+
+
+def test_other_data_without_secret_or_users_refuses_to_start(copy_of_sample, monkeypatch, capsys) -> None:
+    monkeypatch.delenv("ATLAS_SECRET_KEY", raising=False)
+    monkeypatch.delenv("ATLAS_USERS", raising=False)
+    with pytest.raises(auth.ConfigError, match="ATLAS_SECRET_KEY"):
+        atlas.create_app(copy_of_sample)
+    monkeypatch.setattr(atlas, "prepare_nuts", lambda download=True: None)
+    assert atlas.main(["--data", str(copy_of_sample)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "ATLAS_USERS" in err and "Traceback" not in err
+    assert err.count("\n") == 1  # one line
+
+
+def test_the_demo_is_served_on_loopback_only(capsys) -> None:
+    assert atlas.main(["--host", "0.0.0.0"]) == 2
+    assert "127.0.0.1 only" in capsys.readouterr().err
+
+
+def test_other_data_with_accounts_signs_in_and_has_no_role_switcher(copy_of_sample, tmp_path, monkeypatch):
+    path = tmp_path / "users.json"
+    users.save_users(path, {})
+    monkeypatch.setenv("ATLAS_SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("ATLAS_USERS", str(path))
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO(PASSWORD + "\n"))
+    assert users.main(["--file", str(path), "add", "anna", "--role", "cluster", "--password-stdin"]) == 0
+    server = atlas.create_app(copy_of_sample).server
+    client = server.test_client()
+    assert client.get("/").status_code == 302
+    assert client.post("/demo/role/official").status_code == 404
+    page = client.get("/login").get_data(as_text=True)
+    assert 'name="username"' in page and 'name="password"' in page and "demo" not in page.lower()
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    answer = client.post("/login", data={"username": "anna", "password": PASSWORD, "csrf_token": token})
+    assert answer.status_code == 302
+    layout = client.get("/_dash-layout")
+    assert layout.status_code == 200
+    assert "Signed in as anna (cluster)" in layout.get_data(as_text=True)
+    assert "Fictional sample data" not in layout.get_data(as_text=True)
