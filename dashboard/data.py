@@ -53,7 +53,8 @@ class AtlasData:
         self.tolerance_km = tolerance_km
         self.table = records.load_facilities(self.path)
         #: names this dataset in URLs, so browsers never reuse another dataset's cached sites
-        self.fingerprint = hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
+        #: (keyed, so that it says nothing about the file to someone who holds a copy of it)
+        self.fingerprint = hashlib.sha256(self.rules.key.encode() + self.path.read_bytes()).hexdigest()[:16]
         self.is_sample = self.path.resolve() == SAMPLE_FILE.resolve()
         self.facilities = self.table.facilities
         self.countries = sorted(set(self.facilities["country"].dropna()))
@@ -88,6 +89,8 @@ class AtlasData:
                 self.region_geojson(version, level)
             self.basemap_geojson(version)
         self.index(vocab.NUTS_YEARS[0])
+        for role in ("official", "cluster"):  # the default view of each role group
+            self.release(vocab.NUTS_YEARS[0], Filters(), role)
 
     def _placed(self, version: int) -> pd.DataFrame:
         return placement.place(self.facilities, version, self.scale, self.tolerance_km)

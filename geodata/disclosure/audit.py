@@ -79,9 +79,10 @@ class Report:
     def failures(self) -> list[Finding]:
         return [f for f in self.findings if not f.safe]
 
-    def tightest(self) -> Finding | None:
-        """The protected figure pinned down most closely, relative to its protection level."""
-        scored = [f for f in self.findings if f.protection > 0]
+    def tightest(self, metric: str | None = None) -> Finding | None:
+        """The protected figure (of ``metric``, or any) pinned down most closely, relative to its
+        protection level."""
+        scored = [f for f in self.findings if f.protection > 0 and metric in (None, f.metric)]
         return min(scored, key=lambda f: f.width / f.protection, default=None)
 
     def summary(self) -> str:
@@ -94,9 +95,10 @@ class Report:
             lines.append(
                 f"  {attack}: {len(found)} protected figures tried, {len(bad)} pinned down too closely"
             )
-        tight = self.tightest()
-        if tight is not None:
-            lines.append(f"  tightest: {tight}")
+        for metric in ADDITIVE:
+            tight = self.tightest(metric)
+            if tight is not None:
+                lines.append(f"  tightest {metric}: {tight}")
         return "\n".join(lines)
 
 
