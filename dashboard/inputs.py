@@ -369,7 +369,12 @@ def check_callback_body(body: object) -> str | None:
     output = body.get("output")
     if not isinstance(output, str) or not 0 < len(output) <= MAX_OUTPUT_CHARS:
         return "'output' must be the text of a callback output"
-    outputs = body.get("outputs", [])
+    if "outputs" not in body:
+        return "'outputs' is missing"
+    outputs = body["outputs"]
+    # Dash names several outputs as "..a.b...c.d.." and sends them as a list; one output as an object
+    if output.startswith("..") != isinstance(outputs, list):
+        return "'outputs' must be a list for several outputs and an object for one"
     for key, value in (
         ("outputs", [outputs] if isinstance(outputs, dict) else outputs),
         ("inputs", body.get("inputs")),

@@ -1,4 +1,4 @@
-"""CSV exports: formula neutralisation, encoding, provenance, disclosure rules (hand-made NUTS)."""
+"""CSV exports: formula neutralisation, encoding, provenance, what each role gets (hand-made NUTS)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from dashboard import exports
+from dashboard import views
 from dashboard.data import AtlasData
 from dashboard.exports import neutralise, provenance, regions_table, sites_table, to_csv_bytes
+from geodata import disclosure, vocab
 from geodata.aggregate import Filters
 
 NOW = dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.UTC)
@@ -40,8 +41,24 @@ NAMES = {
     "f3": ("DE", "Deutschland", "DE1", "Land Eins", "DE11", "Bezirk Eins", "DE112", "Kreis Ost"),
     "f4": ("FR", "France", "FR1", "Région Un", "FR10", "Département Un", "FR101", "Commune Un"),
 }
+#: The site fields every role may see (of the sites it may see at all), in export order.
+SITE_COLUMNS = [
+    "facility_id",
+    "company",
+    "company_id",
+    "country",
+    "city",
+    "company_size",
+    "cluster",
+    "stages",
+    "platforms",
+    "bottlenecks",
+    "gmp_certified",
+    "contact_consent",
+]
 NUTS_COLUMNS = [f"nuts{level}{suffix}" for level in range(4) for suffix in ("", "_name")]
-PROVENANCE = ["dataset", "nuts_version", "filters", "audience", "exported_at", "source"]
+PROVENANCE = ["dataset", "nuts_version", "filters", "role", "exported_at", "source"]
+FEW_TEXT = "confidential: too few companies"
 
 
 # --- neutralise and CSV bytes -----------------------------------------------------------------
@@ -104,11 +121,11 @@ def test_csv_bytes_carry_neutralised_cells() -> None:
 
 def test_provenance_columns() -> None:
     filters = Filters(stages=("fill_finish",), countries=("de",))
-    assert provenance("survey.csv", 2024, filters, "public", NOW) == {
+    assert provenance("survey.csv", 2024, filters, "cluster", NOW) == {
         "dataset": "survey.csv",
         "nuts_version": "NUTS 2024",
         "filters": "stage: fill_finish; country: DE",
-        "audience": "public",
+        "role": "cluster",
         "exported_at": "2024-05-06T07:08:09Z",
         "source": f"Eurostat GISCO, Territorial units for statistics (NUTS); {ATTRIBUTION}",
     }
@@ -125,41 +142,44 @@ def test_provenance_time_is_utc_whatever_the_zone_of_now() -> None:
 
 
 @pytest.fixture
-def atlas(tiny_nuts: Path, tmp_path: Path):
+def data(tiny_nuts: Path, tmp_path: Path) -> AtlasData:
     path = tmp_path / "survey.csv"
     path.write_text(FACILITIES_CSV, encoding="utf-8")
-    return lambda audience: AtlasData(path, audience=audience)
+    return AtlasData(path, rules=disclosure.Rules(key="test-key"))
 
 
-def site_rows(data: AtlasData, rows: list[int]) -> pd.DataFrame:
-    meta = provenance(data.name, 2021, Filters(), data.audience, NOW)
-    return sites_table(data.placed(2021), rows, data.audience, data.names(2021), meta)
+def site_rows(data: AtlasData, rows: list[int], role: str) -> pd.DataFrame:
+    meta = provenance(data.name, 2021, Filters(), role, NOW)
+    return sites_table(data.placed(2021), rows, role, data.names(2021), meta)
 
 
-def test_public_sites_table(atlas) -> None:
-    data = atlas("public")
-    out = site_rows(data, [0, 1, 2, 3])
-    assert list(out.columns) == [
-        *exports.PUBLIC_SITE_COLUMNS,
-        *NUTS_COLUMNS,
-        "nuts_match",
-        "placed_by",
-        *PROVENANCE,
-    ]
-    assert out["facility_id"].tolist() == ["f1", "f2", "f3", "f4"]
-    # f3 gave no public_listing: the default is no
-    assert out["company"].tolist() == ["Alpha", "(not public)", "(not public)", "Delta"]
+def visible_rows(data: AtlasData, role: str) -> list[int]:
+    """Positions in the placed table of the sites ``role`` may see (as views.shown_sites gives them)."""
+    return data.index(2021).row[data.visible(2021, role)].tolist()
+
+
+@pytest.mark.parametrize("role", ["cluster", "public"])
+def test_restricted_roles_see_only_sites_of_listed_companies(data: AtlasData, role: str) -> None:
+    # f2 said no and f3 gave no answer (the default is no): only Alpha's and Delta's sites
+    assert visible_rows(data, role) == [0, 3]
+    assert visible_rows(data, "official") == [0, 1, 2, 3]
+
+
+def test_cluster_sites_table(data: AtlasData) -> None:
+    out = site_rows(data, visible_rows(data, "cluster"), "cluster")
+    assert list(out.columns) == [*SITE_COLUMNS, *NUTS_COLUMNS, "nuts_match", "placed_by", *PROVENANCE]
+    assert out["facility_id"].tolist() == ["f1", "f4"]
+    assert out["company"].tolist() == ["Alpha", "Delta"]
     assert not set(SENSITIVE) & set(out.columns)
     assert "public_listing" not in out.columns
-    assert out["stages"].tolist() == ["fill_finish", "fill_finish;qc_testing", "raw_materials", "fill_finish"]
-    assert out["city"].tolist()[1] == "=cmd"  # neutralised only when written as CSV
+    assert out["stages"].tolist() == ["fill_finish", "fill_finish"]
+    assert (out["role"] == "cluster").all()
 
 
-def test_official_sites_table_has_the_sensitive_fields(atlas) -> None:
-    data = atlas("official")
-    out = site_rows(data, [0, 1, 2, 3])
+def test_official_sites_table_has_the_sensitive_fields(data: AtlasData) -> None:
+    out = site_rows(data, [0, 1, 2, 3], "official")
     assert list(out.columns) == [
-        *exports.PUBLIC_SITE_COLUMNS,
+        *SITE_COLUMNS,
         *SENSITIVE,
         "public_listing",
         *NUTS_COLUMNS,
@@ -173,60 +193,112 @@ def test_official_sites_table_has_the_sensitive_fields(atlas) -> None:
     assert out["staff"].tolist()[:2] == [10, 20]
     assert out["bottleneck_notes"].tolist()[:2] == ["secret one", "secret two"]
     assert out["public_listing"].tolist() == ["yes", "no", "no", "yes"]
+    assert out["stages"].tolist() == ["fill_finish", "fill_finish;qc_testing", "raw_materials", "fill_finish"]
+    assert out["city"].tolist()[1] == "=cmd"  # neutralised only when written as CSV
 
 
-@pytest.mark.parametrize("audience", ["public", "official"])
-def test_sites_table_names_every_nuts_level(atlas, audience: str) -> None:
-    out = site_rows(atlas(audience), [0, 1, 2, 3])
+@pytest.mark.parametrize("role", ["cluster", "official"])
+def test_sites_table_names_every_nuts_level(data: AtlasData, role: str) -> None:
+    out = site_rows(data, visible_rows(data, role), role)
+    assert len(out) == (2 if role == "cluster" else 4)
     for _, site in out.iterrows():
         assert tuple(site[NUTS_COLUMNS]) == NAMES[site["facility_id"]]
     assert set(out["placed_by"]) == {"coordinates"}
     assert set(out["nuts_match"]) == {"within"}
 
 
-def test_sites_table_keeps_the_given_rows_in_order(atlas) -> None:
-    data = atlas("public")
-    out = site_rows(data, [3, 0])
+def test_sites_table_keeps_the_given_rows_in_order(data: AtlasData) -> None:
+    out = site_rows(data, [3, 0], "cluster")
     assert out["facility_id"].tolist() == ["f4", "f1"]
     assert out["company"].tolist() == ["Delta", "Alpha"]
     assert out.index.tolist() == [0, 1]
     assert (out["nuts3_name"] == ["Commune Un", "Kreis West"]).all()
-    assert (out["audience"] == "public").all()
+    assert (out["role"] == "cluster").all()
     assert (out["source"].str.endswith(ATTRIBUTION)).all()
 
 
-def test_public_sites_csv_never_contains_sensitive_values(atlas) -> None:
-    data = atlas("public")
-    meta = provenance(data.name, 2021, Filters(), "public", NOW)
-    text = to_csv_bytes(site_rows(data, [0, 1, 2, 3])).decode("utf-8-sig")
-    assert "secret" not in text
-    assert "Beta" not in text
-    assert "Gamma" not in text
+def test_cluster_sites_csv_never_contains_sensitive_values(data: AtlasData) -> None:
+    content, name = views.export_sites(data, 2021, Filters(), NOW, "cluster")
+    assert name == "sites_survey_nuts2021_20240506-070809.csv"
+    text = content.decode("utf-8-sig")
+    for secret in ("secret", "Beta", "Gamma", "=cmd", "1000", "2000"):
+        assert secret not in text
     back = pd.read_csv(io.StringIO(text), dtype=str)
+    assert back["facility_id"].tolist() == ["f1", "f4"]
+    assert back["city"].tolist() == ["Westdorf", "Ville"]
+    assert not set(SENSITIVE) & set(back.columns)
+    assert back.loc[0, "exported_at"] == "2024-05-06T07:08:09Z"
+    assert set(back["role"]) == {"cluster"}
+
+
+def test_official_sites_csv_neutralises_formulas(data: AtlasData) -> None:
+    content, _ = views.export_sites(data, 2021, Filters(), NOW, "official")
+    back = pd.read_csv(io.BytesIO(content), encoding="utf-8-sig", dtype=str)
     assert back["city"].tolist() == ["Westdorf", "'=cmd", "Ostdorf", "Ville"]
-    assert back.loc[0, "exported_at"] == meta["exported_at"]
+    assert back["bottleneck_notes"].tolist()[:2] == ["secret one", "secret two"]
+    assert set(back["role"]) == {"official"}
+
+
+def test_cluster_regions_export_gives_the_reason_not_the_value(data: AtlasData) -> None:
+    # every NUTS 3 region holds fewer than 3 companies: DE111 Alpha and Beta, DE112 Gamma, FR101 Delta
+    content, name = views.export_regions(data, 2021, 3, Filters(), NOW, "cluster")
+    assert name == "regions_survey_nuts2021_level3_20240506-070809.csv"
+    back = pd.read_csv(io.BytesIO(content), encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert back["nuts_id"].tolist() == ["DE111", "DE112", "FR101"]
+    assert back["name"].tolist() == ["Kreis West", "Kreis Ost", "Commune Un"]
+    for metric in ("facilities", "companies", "capacity", "available_capacity", "bottleneck_reports"):
+        assert back[metric].tolist() == ["", "", ""], metric
+        assert back[disclosure.withheld_column(metric)].tolist() == [FEW_TEXT] * 3, metric
+    assert set(back["role"]) == {"cluster"}
+    text = content.decode("utf-8-sig")
+    assert "3000" not in text  # DE111's capacity, 1000 + 2000
+
+
+def test_official_regions_export_gives_the_values_and_says_why_others_do_not_see_them(
+    data: AtlasData,
+) -> None:
+    content, _ = views.export_regions(data, 2021, 3, Filters(), NOW, "official")
+    back = pd.read_csv(io.BytesIO(content), encoding="utf-8-sig", keep_default_na=False).set_index("nuts_id")
+    assert back["facilities"].tolist() == [2, 1, 1]
+    assert back["capacity"].tolist() == [3000, 0, 500]
+    assert back["available_capacity"].tolist() == [700, 0, 500]  # 1000 x 50% + 2000 x 10%; 500 x 100%
+    assert back.loc["DE111", "capacity_withheld"] == FEW_TEXT
 
 
 def test_regions_table() -> None:
+    metrics = list(vocab.METRICS)
     table = pd.DataFrame(
-        {"facilities": [3, 0], "companies": [3, 0], "suppressed": ["", ""]},
+        {metric: [3.0, np.nan] for metric in metrics},
         index=pd.Index(["DE111", "DE112"], name="nuts3"),
     )
+    for metric in metrics:
+        table[disclosure.withheld_column(metric)] = ["", "few"]
+    table["capacity_withheld"] = ["dominant", "secondary"]
+    table["specialisation_withheld"] = ["derived", "few"]
     names = pd.Series({"DE111": "Kreis West", "DE112": "Kreis Ost", "DE1": "Land Eins"})
-    meta = provenance("s.csv", 2021, Filters(), "official", NOW)
+    meta = provenance("s.csv", 2021, Filters(), "cluster", NOW)
     out = regions_table(table, 3, names, meta)
     assert list(out.columns) == [
         "nuts_id",
         "name",
         "level",
-        "facilities",
-        "companies",
-        "suppressed",
+        *metrics,
+        *(f"{metric}_withheld" for metric in metrics),
         *PROVENANCE,
     ]
     assert out["nuts_id"].tolist() == ["DE111", "DE112"]
     assert out["name"].tolist() == ["Kreis West", "Kreis Ost"]
     assert out["level"].tolist() == [3, 3]
-    assert out["facilities"].tolist() == [3, 0]
+    assert out["facilities"].tolist()[0] == 3
+    assert out["facilities_withheld"].tolist() == ["", FEW_TEXT]
+    assert out["capacity_withheld"].tolist() == [
+        "confidential: one or two companies would dominate this figure",
+        "confidential: withheld so that another confidential figure cannot be worked out",
+    ]
+    assert out["specialisation_withheld"].tolist() == [
+        "confidential: computed from a confidential figure",
+        FEW_TEXT,
+    ]
     assert (out["nuts_version"] == "NUTS 2021").all()
-    assert np.array_equal(table["facilities"].to_numpy(), [3, 0])  # input unchanged
+    assert (out["role"] == "cluster").all()
+    assert table["capacity_withheld"].tolist() == ["dominant", "secondary"]  # input unchanged

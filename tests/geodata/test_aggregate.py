@@ -1,4 +1,5 @@
-"""Region metrics on a hand-made placed table: counts, capacity, filters, disclosure control."""
+"""Region metrics on a hand-made placed table: counts, capacity, filters (true figures only;
+disclosure control is geodata.disclosure's, tested in test_disclosure.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ from pandas.testing import assert_frame_equal
 from geodata.aggregate import Filters, SiteIndex, aggregate, summary
 
 NAN = np.nan
-FEW = "fewer than 3 companies"
-DOMINANT = "one company holds over 85% of the capacity"
 
 
 def placed_table() -> pd.DataFrame:
@@ -64,8 +63,8 @@ def index() -> SiteIndex:
     return SiteIndex.from_placed(placed_table())
 
 
-def expected(rows: dict[str, list], name: str = "nuts3", counts: type | str = np.int64) -> pd.DataFrame:
-    """Metric table from {code: [facilities, companies, capacity, available, reports, LQ, supp, cap_supp]}."""
+def expected(rows: dict[str, list], name: str = "nuts3") -> pd.DataFrame:
+    """Metric table from {code: [facilities, companies, capacity, available, reports, LQ]}."""
     columns = [
         "facilities",
         "companies",
@@ -73,13 +72,11 @@ def expected(rows: dict[str, list], name: str = "nuts3", counts: type | str = np
         "available_capacity",
         "bottleneck_reports",
         "specialisation",
-        "suppressed",
-        "capacity_suppressed",
     ]
     frame = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
     frame.index.name = name
     for c in ("facilities", "companies", "bottleneck_reports"):
-        frame[c] = frame[c].astype(counts)
+        frame[c] = frame[c].astype(np.int64)
     for c in ("capacity", "available_capacity", "specialisation"):
         frame[c] = frame[c].astype(float)
     return frame
@@ -93,44 +90,34 @@ def test_index_skips_unplaced_sites_and_merges_company_spellings(index: SiteInde
     assert index.region_codes[2].tolist() == ["DE11", "FR10"]
 
 
-def test_official_level3_all_sites(index: SiteIndex) -> None:
+def test_level3_all_sites(index: SiteIndex) -> None:
     table = aggregate(index, 3)
     assert_frame_equal(
         table,
         expected(
             {
-                # A has two sites in DE111 and counts once; A holds 4000 of 4500 (89%) of the capacity
-                "DE111": [4, 3, 4500, 1300, 2, NAN, "", DOMINANT],
-                "DE112": [1, 1, 2000, 0, 1, NAN, FEW, FEW],
-                "FR101": [2, 2, 10100, 2050, 1, NAN, FEW, FEW],
+                # A has two sites in DE111 and counts once
+                "DE111": [4, 3, 4500, 1300, 2, NAN],
+                "DE112": [1, 1, 2000, 0, 1, NAN],
+                "FR101": [2, 2, 10100, 2050, 1, NAN],
             }
         ),
     )
 
 
-def test_public_audience_suppresses_small_and_dominated_cells(index: SiteIndex) -> None:
-    table = aggregate(index, 3, audience="public")
-    assert_frame_equal(
-        table,
-        expected(
-            {
-                "DE111": [4, 3, NAN, NAN, 2, NAN, "", DOMINANT],
-                "DE112": [NAN, NAN, NAN, NAN, NAN, NAN, FEW, FEW],
-                "FR101": [NAN, NAN, NAN, NAN, NAN, NAN, FEW, FEW],
-            },
-            counts="Int64",
-        ),
-    )
-
-
-def test_thresholds_are_configurable(index: SiteIndex) -> None:
-    table = aggregate(index, 3, audience="public", min_companies=1, dominance=0.9)
-    assert table["suppressed"].tolist() == ["", "", ""]
-    # D is the only company in DE112: 100% > 90%; E holds 10000 / 10100 = 99% of FR101
-    over_90 = "one company holds over 90% of the capacity"
-    assert table["capacity_suppressed"].tolist() == ["", over_90, over_90]
-    assert table["capacity"].tolist() == pytest.approx([4500, NAN, NAN], nan_ok=True)
-    assert table["facilities"].tolist() == [4, 1, 2]
+def test_aggregate_has_the_true_figures_only(index: SiteIndex) -> None:
+    table = aggregate(index, 3)
+    assert list(table.columns) == [
+        "facilities",
+        "companies",
+        "capacity",
+        "available_capacity",
+        "bottleneck_reports",
+        "specialisation",
+    ]
+    # one- and two-company regions keep their figures: withholding is the disclosure engine's job
+    assert table.loc["DE112", "capacity"] == 2000
+    assert table.loc["FR101", "facilities"] == 2
 
 
 def test_level0_totals(index: SiteIndex) -> None:
@@ -139,8 +126,8 @@ def test_level0_totals(index: SiteIndex) -> None:
         table,
         expected(
             {
-                "DE": [5, 4, 6500, 1300, 3, NAN, "", ""],  # A holds 4000 / 6500 = 62%
-                "FR": [2, 2, 10100, 2050, 1, NAN, FEW, FEW],
+                "DE": [5, 4, 6500, 1300, 3, NAN],
+                "FR": [2, 2, 10100, 2050, 1, NAN],
             },
             name="nuts0",
         ),
@@ -155,9 +142,9 @@ def test_stage_filter_and_location_quotient(index: SiteIndex) -> None:
         table,
         expected(
             {
-                "DE111": [2, 2, 1000, 500, 2, (2 / 4) / overall, FEW, FEW],
-                "DE112": [1, 1, 2000, 0, 1, (1 / 1) / overall, FEW, FEW],
-                "FR101": [1, 1, 100, 50, 0, (1 / 2) / overall, FEW, FEW],
+                "DE111": [2, 2, 1000, 500, 2, (2 / 4) / overall],
+                "DE112": [1, 1, 2000, 0, 1, (1 / 1) / overall],
+                "FR101": [1, 1, 100, 50, 0, (1 / 2) / overall],
             }
         ),
     )
@@ -194,7 +181,7 @@ def test_size_filter(index: SiteIndex) -> None:
 
 def test_country_filter_leaves_out_other_countries(index: SiteIndex) -> None:
     table = aggregate(index, 3, Filters(countries=("fr",)))
-    assert_frame_equal(table, expected({"FR101": [2, 2, 10100, 2050, 1, NAN, FEW, FEW]}))
+    assert_frame_equal(table, expected({"FR101": [2, 2, 10100, 2050, 1, NAN]}))
     assert aggregate(index, 1, Filters(countries=("DE",))).index.tolist() == ["DE1"]
 
 
@@ -224,11 +211,9 @@ def test_filters_are_normalised_and_described() -> None:
     assert Filters().describe() == "all sites"
 
 
-def test_aggregate_rejects_bad_level_and_audience(index: SiteIndex) -> None:
+def test_aggregate_rejects_a_bad_level(index: SiteIndex) -> None:
     with pytest.raises(ValueError, match=r"level must be one of \(0, 1, 2, 3\); got 4"):
         aggregate(index, 4)
-    with pytest.raises(ValueError, match=r"audience must be one of \('public', 'official'\); got 'press'"):
-        aggregate(index, 3, audience="press")
 
 
 def test_summary(index: SiteIndex) -> None:
@@ -265,6 +250,5 @@ def test_all_regions_adds_zero_rows_in_covered_countries(index: SiteIndex) -> No
     assert table.index.tolist() == ["DE111", "DE112", "DE113", "FR101", "FR102"]  # no NL site: no NL row
     counts = ["facilities", "companies", "capacity", "bottleneck_reports"]
     assert table.loc["DE113", counts].tolist() == [0, 0, 0, 0]
-    assert table.loc["DE113", "suppressed"] == ""
     assert table.loc["DE111", "facilities"] == 4
     assert table["facilities"].dtype == np.int64

@@ -11,12 +11,13 @@ import pytest
 from plotly.colors import colorbrewer
 
 from geodata import vocab
+from geodata.disclosure import reason_text, withheld_column
 from layers import choropleth
 from layers.choropleth import LegendEntry, build, format_value, hover_lines, palette
 
 NAN = np.nan
-FEW = "fewer than 3 companies"
-DOMINANT = "one company holds over 85% of the capacity"
+#: reason codes of the disclosure engine (geodata.disclosure.rules.REASONS), written out
+FEW, DOMINANT, SECONDARY, DERIVED = "few", "dominant", "secondary", "derived"
 #: ColorBrewer YlGnBu, 9 classes (colorbrewer2.org), light to dark
 YLGNBU_9 = [
     "#ffffd9",
@@ -128,26 +129,27 @@ def test_unknown_metric_names_the_allowed_ones() -> None:
 
 
 def table(**columns: list) -> pd.DataFrame:
-    """An aggregated table (geodata.aggregate's columns) for regions R1.. with given columns."""
+    """A released table (geodata.disclosure's columns: the metrics and ``<metric>_withheld``
+    reason codes, '' when shown) for regions R1.. with given columns."""
     n = len(next(iter(columns.values())))
     frame = pd.DataFrame(
         {metric: np.zeros(n) for metric in vocab.METRICS},
         index=pd.Index([f"R{i + 1}" for i in range(n)], name="nuts3"),
     )
-    frame["suppressed"] = ""
-    frame["capacity_suppressed"] = ""
+    for metric in vocab.METRICS:
+        frame[withheld_column(metric)] = ""
     for name, values in columns.items():
         frame[name] = values
     return frame
 
 
 def mixed_table() -> pd.DataFrame:
-    """R1..R3 small counts, R4 zero, R5 withheld (public), R6 ten sites."""
+    """R1..R3 small counts, R4 zero, R5 withheld (cluster), R6 ten sites; R3's capacity withheld."""
     return table(
         facilities=[1, 2, 3, 0, NAN, 10],
         capacity=[1000, 2000, NAN, 0, NAN, 10_000],
-        suppressed=["", "", "", "", FEW, ""],
-        capacity_suppressed=["", "", DOMINANT, "", FEW, ""],
+        facilities_withheld=["", "", "", "", FEW, ""],
+        capacity_withheld=["", "", DOMINANT, "", FEW, ""],
     )
 
 
@@ -174,7 +176,7 @@ def test_build_legend_for_whole_numbers() -> None:
     ]
 
 
-def test_capacity_uses_the_capacity_suppression_reason() -> None:
+def test_capacity_uses_the_capacity_reason() -> None:
     result = build(mixed_table(), ORDER, "capacity", "equal_interval", 3)
     # positive 1000, 2000, 10000 -> bins 4000, 7000, 10000; R3 withheld by the dominance rule
     assert result.classes == [-3, 0, 0, -3, -1, 2, -2]
@@ -201,9 +203,34 @@ def test_missing_value_without_a_reason_is_no_data_not_withheld() -> None:
 
 
 def test_official_values_with_a_reason_are_still_classified() -> None:
-    frame = table(facilities=[1, 2, 3], suppressed=[FEW, FEW, ""])
+    frame = table(facilities=[1, 2, 3], facilities_withheld=[FEW, FEW, ""])
     result = build(frame, ["R1", "R2", "R3"], "facilities", "quantiles", 3)
     assert result.classes == [0, 1, 2]
+    assert build(frame, ["R1", "R2", "R3"], "facilities", "quantiles", 3, withhold=False).classes == [0, 1, 2]
+
+
+def test_without_withhold_a_missing_value_is_no_data() -> None:
+    frame = table(facilities=[NAN, 2, 3], facilities_withheld=[FEW, "", ""])
+    assert build(frame, ["R1", "R2", "R3"], "facilities", "quantiles", 3).classes[0] == -3
+    assert build(frame, ["R1", "R2", "R3"], "facilities", "quantiles", 3, withhold=False).classes[0] == -2
+
+
+@pytest.mark.parametrize("reason", [FEW, DOMINANT, SECONDARY, DERIVED])
+def test_every_reason_code_withholds(reason: str) -> None:
+    frame = table(companies=[NAN, 5, 6], companies_withheld=[reason, "", ""])
+    result = build(frame, ["R1", "R2", "R3"], "companies", "equal_interval", 3)
+    assert result.classes[0] == -3
+    assert [(e.kind, e.count) for e in result.legend if e.kind == "withheld"] == [("withheld", 1)]
+
+
+def test_reason_texts() -> None:
+    assert reason_text(FEW) == "confidential: too few companies"
+    assert reason_text(DOMINANT) == "confidential: one or two companies would dominate this figure"
+    assert reason_text(SECONDARY) == (
+        "confidential: withheld so that another confidential figure cannot be worked out"
+    )
+    assert reason_text(DERIVED) == "confidential: computed from a confidential figure"
+    assert reason_text("") == ""
 
 
 def test_all_zero_gives_no_colours_and_only_the_special_entries() -> None:
@@ -279,7 +306,7 @@ def test_build_rejects_an_unknown_metric() -> None:
 
 
 def row(**values: object) -> pd.Series:
-    base = dict.fromkeys(vocab.METRICS, 0.0) | {"suppressed": "", "capacity_suppressed": ""}
+    base = dict.fromkeys(vocab.METRICS, 0.0) | {withheld_column(m): "" for m in vocab.METRICS}
     return pd.Series(base | values, dtype=object)
 
 
@@ -300,21 +327,37 @@ def test_hover_for_the_sites_metric_has_no_second_site_line() -> None:
 
 
 def test_hover_for_a_withheld_region() -> None:
-    r = row(facilities=NAN, companies=NAN, capacity=NAN, suppressed=FEW, capacity_suppressed=FEW)
+    r = row(
+        facilities=NAN,
+        companies=NAN,
+        capacity=NAN,
+        facilities_withheld=FEW,
+        companies_withheld=FEW,
+        capacity_withheld=FEW,
+    )
     assert hover_lines("AT111", "Mittelburgenland", "companies", r) == [
         "Mittelburgenland (AT111)",
-        "Companies: withheld (fewer than 3 companies)",
+        "Companies: withheld (confidential: too few companies)",
         "Sites: withheld",
     ]
 
 
 def test_hover_for_capacity_withheld_by_dominance_still_counts_sites() -> None:
-    r = row(facilities=4, companies=3, capacity=NAN, capacity_suppressed=DOMINANT)
+    r = row(facilities=4, companies=3, capacity=NAN, capacity_withheld=DOMINANT)
     assert hover_lines("X1", "X", "capacity", r)[1:] == [
-        "Capacity: withheld (one company holds over 85% of the capacity)",
+        "Capacity: withheld (confidential: one or two companies would dominate this figure)",
         "Sites: 4",
     ]
     assert hover_lines("X1", "X", "companies", r)[1:] == ["Companies: 3 companies", "Sites: 4"]
+
+
+def test_hover_for_an_official_says_what_other_roles_do_not_see() -> None:
+    r = row(facilities=2, capacity=1500.0, capacity_withheld=SECONDARY)
+    assert hover_lines("X1", "X", "capacity", r)[1:] == [
+        "Capacity: 1.5 k doses/month",
+        "Not shown to other roles (withheld so that another confidential figure cannot be worked out)",
+        "Sites: 2",
+    ]
 
 
 def test_hover_for_a_region_without_data() -> None:
