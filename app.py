@@ -71,6 +71,10 @@ def create_app(data_path: str | Path | None = None, public: bool | None = None) 
     auth.configure(app.server, demo=data.is_sample, public=public)
     inputs.harden(app.server)
 
+    # what Dash checks callbacks against: the whole page, with no figure in it (built outside any
+    # request, where the layout function below would only give the signed-out placeholder)
+    app.validation_layout = build_layout(info, Viewer("cluster", None, None, None))
+
     def page() -> html.Div:
         role = auth.current_role()
         if role is None:  # the sign-in guard answers first; nothing is built without a role

@@ -3,6 +3,7 @@
    atlas.restyle), {bits: base64url bitset, n, labels, colours} for sites (in the site layer's
    hideout). Shapes are loaded once per NUTS version/level. */
 window.atlas = Object.assign({}, window.atlas, (function () {
+  let sitesRenderer = null;  // one SVG renderer in the site pane, made on first use
   const ZERO = -1, NO_DATA = -2, WITHHELD = -3;
   const FILL = {};
   FILL[ZERO] = '#ffffff'; FILL[NO_DATA] = '#e4e4e4'; FILL[WITHHELD] = '#b8b8b8';
@@ -97,7 +98,11 @@ window.atlas = Object.assign({}, window.atlas, (function () {
       const h = context.hideout || {};
       const labels = h.labels || [], colours = h.colours || [];
       const stages = p.s.map(i => labels[i] || '');
+      // above the regions, drawn in SVG (a canvas on top would take every mouse event from the
+      // regions' canvas below; the SVG lets through all but its own points, see 1-atlas.css)
+      sitesRenderer = sitesRenderer || L.svg({pane: 'atlas-sites'});
       const marker = L.circleMarker(latlng, {
+        pane: 'atlas-sites', renderer: sitesRenderer,
         radius: 5, fillColor: p.s.length ? colours[p.s[0]] : '#666666', fillOpacity: 0.95,
         color: '#1f1f1f', weight: p.approx ? 1.5 : 0.6,
         dashArray: p.approx ? '2 2' : null,

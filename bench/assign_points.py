@@ -12,8 +12,9 @@ Usage, from the repository root::
    written to a temporary CSV): records.load_facilities (read + validate), placement.place,
    SiteIndex.from_placed.
 3. geodata.aggregate.aggregate at NUTS levels 0-3, without a filter and with a stage filter,
-   called as the dashboard does (all_regions = the level's NUTS codes), for both audiences,
-   and without all_regions (no filter): median of several runs.
+   called with all_regions = the level's NUTS codes, and without all_regions (no filter): median
+   of several runs. These are the true figures; what a role sees comes from geodata.disclosure
+   (bench/disclosure.py times that).
 """
 
 from __future__ import annotations
@@ -83,12 +84,12 @@ def bench_assign(n: int, runs: int) -> None:
 
 
 def time_aggregate(
-    index: SiteIndex, level: int, filters: Filters, audience: str, regions: list[str] | None, runs: int
+    index: SiteIndex, level: int, filters: Filters, regions: list[str] | None, runs: int
 ) -> float:
     """Median ms of aggregate() after one warm-up call."""
 
     def call() -> object:
-        return aggregate(index, level, filters, audience=audience, all_regions=regions)
+        return aggregate(index, level, filters, all_regions=regions)
 
     call()
     return median_time(call, runs) * 1000
@@ -124,23 +125,16 @@ def bench_aggregate(runs: int) -> None:
     print()
 
     print(f"aggregate(): 100,000 sites, median of {runs} runs, ms (all_regions given, as the dashboard does)")
-    header = (
-        f"  {'level':>5} {'regions':>7} {'official':>9} {'official+stage':>14} {'public':>9} "
-        f"{'public+stage':>12} {'official, no all_regions':>24}"
-    )
+    header = f"  {'level':>5} {'regions':>7} {'no filter':>9} {'stage filter':>12} {'no all_regions':>14}"
     print(header)
     print("  " + "-" * (len(header) - 2))
     for level in vocab.NUTS_LEVELS:
         regions = nuts.load(2021, level, "20M")["NUTS_ID"].tolist()
-        cells = []
-        for audience in ("official", "public"):
-            for filters in (Filters(), STAGE_FILTER):
-                cells.append(time_aggregate(index, level, filters, audience, regions, runs))
-        bare = time_aggregate(index, level, Filters(), "official", None, runs)
-        print(
-            f"  {level:5d} {len(regions):7d} {cells[0]:9.1f} {cells[1]:14.1f} {cells[2]:9.1f} "
-            f"{cells[3]:12.1f} {bare:24.1f}"
-        )
+        cells = [
+            time_aggregate(index, level, filters, regions, runs) for filters in (Filters(), STAGE_FILTER)
+        ]
+        bare = time_aggregate(index, level, Filters(), None, runs)
+        print(f"  {level:5d} {len(regions):7d} {cells[0]:9.1f} {cells[1]:12.1f} {bare:14.1f}")
     print(f"  stage filter: {STAGE_FILTER.describe()}")
 
 

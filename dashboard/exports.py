@@ -40,8 +40,20 @@ def provenance(dataset: str, version: int, filters: Filters, role: str, now: dt.
 
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
-    """CSV text as UTF-8 with BOM, comma-separated, CRLF-free."""
-    return neutralise(frame).to_csv(index=False, lineterminator="\n").encode("utf-8-sig")
+    """CSV text as UTF-8 with BOM, comma-separated, CRLF-free; whole numbers written without '.0'."""
+    return neutralise(_whole_numbers(frame)).to_csv(index=False, lineterminator="\n").encode("utf-8-sig")
+
+
+def _whole_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Float columns whose every value is whole (counts, doses) as nullable integers."""
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_float_dtype(out[column]):
+            values = out[column].astype("Float64")
+            known = values.dropna()
+            if len(known) and bool((known == known.round()).all()) and bool((known.abs() < 2**53).all()):
+                out[column] = values.round().astype("Int64")
+    return out
 
 
 def _with_names(frame: pd.DataFrame, names: pd.Series) -> pd.DataFrame:

@@ -13,18 +13,25 @@ What the page holds is read from the browser itself:
 
 What the page *should* hold is computed here independently from the geodata/layers functions
 (``Truth``), not through the dashboard's own data class.
+
+Everything that carries data is behind sign-in (dashboard.auth): the ``atlas`` fixture signs in
+before it opens the map, on the bundled sample (a demo) with the role switcher's buttons, on any
+other file with the ``accounts`` fixture's users through the sign-in form.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import pandas as pd
 import pytest
@@ -51,6 +58,8 @@ CHROMIUM_FLAGS = (
     "--window-size=1400,900",
 )
 WAIT = 15  # seconds for a callback round trip to show on the page
+BOM = b"\xef\xbb\xbf"
+HEALTH = "/healthz"  # an open page without data: where the fixture's sign-in lands
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -91,13 +100,20 @@ def nuts_dir() -> Path:
 
 
 class Truth:
-    """What the map should show for one facility file and audience."""
+    """What the map should show for one facility file and role.
 
-    def __init__(self, path: Path, audience: str) -> None:
-        from geodata import records
+    The official's figures are the true ones (geodata.aggregate); the cluster's and the public's
+    are the release of the disclosure engine (geodata.disclosure, the one rule every output
+    passes through) with the same rules as the server (``rules``: the defaults unless given).
+    """
+
+    def __init__(self, path: Path, role: str, rules: Any = None) -> None:
+        from geodata import disclosure, records
 
         self.path = path
-        self.audience = audience
+        self.role = role
+        self.restricted = disclosure.is_restricted(role)
+        self.rules = rules or disclosure.Rules()
         self.facilities = records.load_facilities(path).facilities
 
     @functools.cache  # noqa: B019 - one Truth per session and file
@@ -112,18 +128,61 @@ class Truth:
 
         return SiteIndex.from_placed(self.placed(version))
 
-    def table(self, version: int, level: int, stages: tuple[str, ...] = ()) -> pd.DataFrame:
+    @functools.cache  # noqa: B019
+    def codes(self, version: int, level: int) -> tuple[str, ...]:
         from geodata import nuts
-        from geodata.aggregate import Filters, aggregate
 
-        regions = nuts.load(version, level)["NUTS_ID"].tolist()
-        return aggregate(
+        return tuple(nuts.load(version, level)["NUTS_ID"])
+
+    @staticmethod
+    def filters(stages: tuple[str, ...] = (), countries: tuple[str, ...] = ()) -> Any:
+        from geodata.aggregate import Filters
+
+        return Filters(stages=tuple(stages), countries=tuple(countries))
+
+    @functools.cache  # noqa: B019
+    def release(self, version: int, stages: tuple[str, ...] = (), countries: tuple[str, ...] = ()) -> Any:
+        """The disclosure engine's release for this role (what a restricted role may see)."""
+        from geodata import disclosure, vocab
+
+        index = self.index(version)
+        return disclosure.release(
+            index,
+            self.filters(stages, countries),
+            self.role,
+            self.rules,
+            disclosure.record_keys(index.facility_id, self.rules.key),
+            {level: self.codes(version, level) for level in vocab.NUTS_LEVELS},
+        )
+
+    def table(
+        self, version: int, level: int, stages: tuple[str, ...] = (), countries: tuple[str, ...] = ()
+    ) -> pd.DataFrame:
+        """Per-region figures (NaN where withheld) and ``<metric>_withheld`` reason codes."""
+        from geodata import disclosure, vocab
+        from geodata.aggregate import aggregate
+
+        if self.restricted:
+            return self.release(version, tuple(stages), tuple(countries)).table(level)
+        table = aggregate(
             self.index(version),
             level,
-            Filters(stages=stages),
-            audience=self.audience,
-            all_regions=regions,
+            self.filters(stages, countries),
+            all_regions=list(self.codes(version, level)),
         )
+        for metric in vocab.METRICS:
+            table[disclosure.withheld_column(metric)] = ""
+        return table
+
+    def totals(
+        self, version: int, stages: tuple[str, ...] = (), countries: tuple[str, ...] = ()
+    ) -> dict[str, float | None]:
+        """The summary cards' figures (None where withheld)."""
+        from geodata.aggregate import summary
+
+        if self.restricted:
+            return dict(self.release(version, tuple(stages), tuple(countries)).totals)
+        return dict(summary(self.index(version), self.filters(stages, countries)))
 
     def order(self, version: int, level: int) -> list[str]:
         """NUTS_IDs of the regions drawn: EU members plus the dataset's countries, sorted."""
@@ -134,13 +193,23 @@ class Truth:
         return sorted(regions.loc[regions["CNTR_CODE"].isin(countries), "NUTS_ID"])
 
     def hideout(
-        self, version: int, level: int, metric: str = "facilities", stages: tuple[str, ...] = ()
+        self,
+        version: int,
+        level: int,
+        metric: str = "facilities",
+        stages: tuple[str, ...] = (),
+        countries: tuple[str, ...] = (),
     ) -> dict[str, Any]:
         from layers import choropleth
         from layers.classify import DEFAULT_K, DEFAULT_SCHEME
 
         result = choropleth.build(
-            self.table(version, level, stages), self.order(version, level), metric, DEFAULT_SCHEME, DEFAULT_K
+            self.table(version, level, stages, countries),
+            self.order(version, level),
+            metric,
+            DEFAULT_SCHEME,
+            DEFAULT_K,
+            withhold=self.restricted,
         )
         return {"key": f"{version}-{level}", "cls": result.classes, "colors": result.colours}
 
@@ -152,6 +221,17 @@ class Truth:
             placed = placed[placed["stages"].map(lambda codes: bool(set(codes) & set(stages)))]
         return placed
 
+    def listed(self, version: int) -> pd.DataFrame:
+        """Placed sites of companies that agreed to be named (the most restrictive answer of a
+        company's rows applies): all that a restricted role may see one by one."""
+        index = self.index(version)
+        return self.placed(version).iloc[index.row[index.listed]]
+
+    def unlisted_companies(self, version: int) -> set[str]:
+        """Names of the companies a restricted role must never see."""
+        index = self.index(version)
+        return set(self.placed(version).iloc[index.row[~index.listed]]["company"].astype(str))
+
 
 @pytest.fixture(scope="session")
 def official_truth(nuts_dir: Path) -> Truth:
@@ -159,8 +239,14 @@ def official_truth(nuts_dir: Path) -> Truth:
 
 
 @pytest.fixture(scope="session")
-def public_truth(nuts_dir: Path) -> Truth:
-    return Truth(SAMPLE, "public")
+def cluster_truth(nuts_dir: Path) -> Truth:
+    return Truth(SAMPLE, "cluster")
+
+
+@pytest.fixture(scope="session")
+def make_truth(nuts_dir: Path) -> Callable[..., Truth]:
+    """``make_truth(path, role, rules=None)``: the truth for another file or other rules."""
+    return Truth
 
 
 # --------------------------------------------------------------------------------------------
@@ -241,6 +327,21 @@ return {clusters: clusters, inClusters: inClusters, singles: singles,
 """
 
 
+#: arguments: path, method, JSON body (or null), callback. The browser's own request, cookies included.
+FETCH = """
+const [path, method, body, done] = arguments;
+const init = {method: method, credentials: 'same-origin', headers: {'Accept': 'application/json'}};
+if (body !== null) {
+  init.body = JSON.stringify(body);
+  init.headers['Content-Type'] = 'application/json';
+}
+fetch(path, init)
+  .then(r => r.text().then(text => done(
+    {status: r.status, type: r.headers.get('Content-Type'), text: text, url: r.url})))
+  .catch(e => done({status: -1, type: null, text: String(e), url: null}));
+"""
+
+
 def wait_until(check: Callable[[], Any], timeout: float = WAIT, what: str = "condition") -> Any:
     """Poll ``check`` until it returns something truthy; fail with ``what`` after ``timeout`` s."""
     deadline = time.monotonic() + timeout
@@ -263,9 +364,68 @@ class AtlasPage:
     def __init__(self, dash_duo: Any) -> None:
         self.duo = dash_duo
         self.driver = dash_duo.driver
+        self.base = dash_duo.server.url.rstrip("/")
 
     def js(self, script: str, *args: Any) -> Any:
         return self.driver.execute_script(script, *args)
+
+    # --- signing in and out (the pages of dashboard.auth, not Dash) ----------------------------
+
+    def open(self, path: str) -> None:
+        self.driver.get(self.base + path)
+
+    def path(self) -> str:
+        """The path of the page the browser shows now."""
+        return urlsplit(self.driver.current_url).path
+
+    def _wait_for_path(self, path: str) -> None:
+        wait_until(lambda: self.path() == path, what=f"the browser to land on {path}")
+
+    def sign_in_demo(self, role: str, next_: str = "/") -> None:
+        """Choose ``role`` on the demo's sign-in page (a button posting to /demo/role/<role>)."""
+        self.open(f"/login?{urlencode({'next': next_})}")
+        self.duo.find_element(f"form[action='/demo/role/{role}'] button[type='submit']").click()
+        self._wait_for_path(urlsplit(next_).path)
+
+    def sign_in(self, name: str, password: str, next_: str = "/") -> None:
+        """Fill in and submit the sign-in form like a person."""
+        self.open(f"/login?{urlencode({'next': next_})}")
+        self.duo.find_element("#username").send_keys(name)
+        self.duo.find_element("#password").send_keys(password)
+        self.duo.find_element("form[action='/login'] button[type='submit']").click()
+        self._wait_for_path(urlsplit(next_).path)
+
+    def sign_out(self) -> None:
+        """The header's "Sign out" link."""
+        action = self.duo.find_element("#account-action")
+        assert action.text == "Sign out"
+        action.click()
+        self._wait_for_path("/login")
+
+    def fetch(self, path: str, method: str = "GET", body: Any = None) -> dict[str, Any]:
+        """``fetch(path)`` from the page, with the browser's own cookies: {status, type, text, url}."""
+        return self.driver.execute_async_script(FETCH, path, method, body)
+
+    # --- exports ---------------------------------------------------------------------------------
+
+    def download(self, button: str, prefix: str) -> pd.DataFrame:
+        """Click the export button ``button`` and read the file ``prefix*.csv`` it downloads (UTF-8
+        with a byte-order mark, LF line ends) as text cells; the file is removed afterwards."""
+        folder = Path(self.duo.download_path)
+        self.duo.find_element(f"#{button}").click()
+
+        def done() -> Path | None:
+            if list(folder.glob("*.crdownload")):
+                return None
+            files = sorted(folder.glob(f"{prefix}*.csv"))
+            return files[0] if len(files) == 1 and files[0].stat().st_size else None
+
+        path = wait_until(done, what=f"the download {prefix}*.csv in {folder}")
+        raw = path.read_bytes()
+        path.unlink()
+        assert raw.startswith(BOM), "exports are UTF-8 with a byte-order mark"
+        assert b"\r\n" not in raw
+        return pd.read_csv(io.BytesIO(raw), encoding="utf-8-sig", dtype=str, keep_default_na=False)
 
     def prop(self, component_id: str, name: str) -> Any:
         return self.js(GET_PROP, component_id, name)
@@ -369,16 +529,83 @@ class AtlasPage:
         wait_until(self.region_classes, what="the first map update")
 
 
-@pytest.fixture
-def atlas(nuts_dir: Path, dash_duo: Any) -> Iterator[Callable[..., AtlasPage]]:
-    """Start the dashboard: ``atlas(path=None, audience='official', **run_kwargs)`` returns the page."""
+@dataclass(frozen=True)
+class Account:
+    name: str
+    role: str
+    password: str
 
-    def start(path: Path | None = None, audience: str = "official", **server: Any) -> AtlasPage:
+
+#: The accounts of the servers on other data than the sample (passwords: at least 12 characters).
+ACCOUNTS = {
+    "official": Account("olga", "official", "olga-browser-test-pass"),
+    "cluster": Account("claus", "cluster", "claus-browser-test-pass"),
+}
+SECRET_KEY = "browser-tests-" + "0123456789abcdef" * 3  # ATLAS_SECRET_KEY: at least 32 characters
+
+
+@pytest.fixture
+def atlas_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No ATLAS_* setting of the calling shell reaches the servers the tests start."""
+    for name in list(os.environ):
+        if name.startswith("ATLAS_"):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+@pytest.fixture
+def accounts(atlas_env: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Account]:
+    """A users file with one official and one cluster account (made with the users command), and
+    ATLAS_SECRET_KEY / ATLAS_USERS set for the servers started next."""
+    from dashboard import users
+
+    path = tmp_path / "users.json"
+    for account in ACCOUNTS.values():
+        atlas_env.setattr(sys, "stdin", io.StringIO(account.password + "\n"))
+        argv = ["--file", str(path), "add", account.name, "--role", account.role, "--password-stdin"]
+        assert users.main(argv) == 0
+    atlas_env.setenv("ATLAS_SECRET_KEY", SECRET_KEY)
+    atlas_env.setenv("ATLAS_USERS", str(path))
+    return dict(ACCOUNTS)
+
+
+@pytest.fixture
+def atlas(
+    nuts_dir: Path, dash_duo: Any, atlas_env: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Callable[..., AtlasPage]:
+    """Start the dashboard and sign in: ``atlas(path=None, role='official', *, public=False,
+    sign_in=True, **run_kwargs)`` returns the page with the map loaded.
+
+    On the bundled sample (the demo) the role is chosen on the role switcher; on any other file
+    the ``accounts`` fixture's user of that role signs in through the form. ``sign_in=False``:
+    nobody signs in; the map is opened anonymously on a ``public`` server, and on any other
+    server no page is opened (the test goes to /login itself).
+    """
+
+    def start(
+        path: Path | None = None,
+        role: str = "official",
+        *,
+        public: bool = False,
+        sign_in: bool = True,
+        **server: Any,
+    ) -> AtlasPage:
         from app import create_app
 
-        dash_duo.start_server(create_app(path, audience), **server)
+        path = Path(path or SAMPLE)
+        logins = None if path.resolve() == SAMPLE.resolve() else request.getfixturevalue("accounts")
+        dash_duo.start_server(create_app(path, public=public), navigate=False, **server)
         page = AtlasPage(dash_duo)
+        if sign_in:
+            # land on a plain page, so that the map is opened once, below, the dash testing way
+            if logins is None:
+                page.sign_in_demo(role, next_=HEALTH)
+            else:
+                page.sign_in(logins[role].name, logins[role].password, next_=HEALTH)
+        elif not public:
+            return page
+        dash_duo.server_url = dash_duo.server.url  # opens the map, waits for Dash's entry point
         page.wait_for_start()
         return page
 
-    yield start
+    return start

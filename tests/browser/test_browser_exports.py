@@ -13,36 +13,15 @@ from geodata import nuts
 
 pytestmark = pytest.mark.browser
 
-BOM = b"\xef\xbb\xbf"
-PROVENANCE = ("dataset", "nuts_version", "filters", "audience", "exported_at", "source")
+PROVENANCE = ("dataset", "nuts_version", "filters", "role", "exported_at", "source")
 
 
-def downloaded(page, prefix: str) -> Path:
-    """The finished file named ``prefix*.csv`` in dash_duo's download folder."""
-    folder = Path(page.duo.download_path)
-
-    def done() -> Path | None:
-        if list(folder.glob("*.crdownload")):
-            return None
-        files = sorted(folder.glob(f"{prefix}*.csv"))
-        return files[0] if len(files) == 1 and files[0].stat().st_size else None
-
-    return page.wait_until(done, what=f"the download {prefix}*.csv in {folder}")
-
-
-def read_csv(path: Path) -> pd.DataFrame:
-    raw = path.read_bytes()
-    assert raw.startswith(BOM), "exports are UTF-8 with a byte-order mark"
-    assert b"\r\n" not in raw
-    return pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
-
-
-def check_provenance(frame: pd.DataFrame, dataset: str, audience: str, filters: str) -> None:
+def check_provenance(frame: pd.DataFrame, dataset: str, role: str, filters: str) -> None:
     assert list(frame.columns[-len(PROVENANCE) :]) == list(PROVENANCE)
     assert set(frame["dataset"]) == {dataset}
     assert set(frame["nuts_version"]) == {"NUTS 2021"}
     assert set(frame["filters"]) == {filters}
-    assert set(frame["audience"]) == {audience}
+    assert set(frame["role"]) == {role}
     (stamp,) = set(frame["exported_at"])
     exported = dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
     assert abs(dt.datetime.now(dt.UTC) - exported) < dt.timedelta(minutes=5)
@@ -56,10 +35,8 @@ def test_exports_follow_the_filters(atlas, official_truth):
     matching = official_truth.matching(2021, ("fill_finish",))
     page.duo.wait_for_text_to_equal("#card-sites .card-value", f"{len(matching):,}")
 
-    page.duo.find_element("#export-sites").click()
-    page.duo.find_element("#export-regions").click()
-    sites = read_csv(downloaded(page, "sites_sample_facilities_nuts2021_"))
-    regions = read_csv(downloaded(page, "regions_sample_facilities_nuts2021_level2_"))
+    sites = page.download("export-sites", "sites_sample_facilities_nuts2021_")
+    regions = page.download("export-regions", "regions_sample_facilities_nuts2021_level2_")
 
     # sites: exactly the matching ones, with codes and names at every NUTS level
     assert sorted(sites["facility_id"]) == sorted(matching["facility_id"])
@@ -79,7 +56,7 @@ def test_exports_follow_the_filters(atlas, official_truth):
     assert sorted(regions["nuts_id"]) == sorted(table.index)
     assert set(regions["level"]) == {"2"}
     assert list(regions["name"]) == [str(names[code]) for code in regions["nuts_id"]]
-    facilities = regions.set_index("nuts_id")["facilities"].astype(int)
+    facilities = regions.set_index("nuts_id")["facilities"].astype(float)
     assert facilities.sum() == len(matching)
     assert (facilities == table["facilities"].reindex(facilities.index)).all()
     check_provenance(regions, "sample_facilities.csv", "official", "stage: fill_finish")
@@ -104,10 +81,11 @@ def test_public_export_neutralises_formulas(atlas, tmp_path):
         writer.writeheader()
         writer.writerows(chosen)
 
-    page = atlas(path, audience="public")
-    page.duo.wait_for_text_to_equal("#card-sites .card-value", "6")
-    page.duo.find_element("#export-sites").click()
-    sites = read_csv(downloaded(page, "sites_evil_nuts2021_")).set_index("facility_id")
+    # anonymous visitors of a public server: the public role
+    page = atlas(path, public=True, sign_in=False)
+    assert page.text("#role-badge").startswith("Public view")
+    assert page.text("#account-text") == "Public view (not signed in)"
+    sites = page.download("export-sites", "sites_evil_nuts2021_").set_index("facility_id")
 
     first, second, third = (row["facility_id"] for row in chosen[:3])
     assert sites.loc[first, "company"] == '\'=HYPERLINK("http://x","y") Sample'
@@ -123,3 +101,10 @@ def test_public_export_neutralises_formulas(atlas, tmp_path):
     for hidden in ("capacity_doses_per_month", "staff", "bottleneck_notes", "public_listing"):
         assert hidden not in sites.columns
     check_provenance(sites.reset_index(), "evil.csv", "public", "all sites")
+
+
+def test_region_counts_are_whole_numbers(atlas):
+    page = atlas()
+    regions = page.download("export-regions", "regions_sample_facilities_nuts2021_level2_")
+    for column in ("facilities", "companies", "bottleneck_reports"):
+        assert regions[column].str.fullmatch(r"\d*").all(), f"{column}: {sorted(set(regions[column]))[:5]}"

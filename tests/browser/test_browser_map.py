@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from selenium.webdriver.common.by import By
 
 from geodata import nuts
 from layers import bitset
@@ -124,3 +126,29 @@ def test_site_points(atlas, official_truth):
 
     page.duo.find_element("#show-sites").click()
     page.wait_until(lambda: shown() == 0, what="the site points to go away")
+
+
+def test_site_points_are_above_the_regions(atlas, official_truth):
+    page = atlas()
+    page.wait_for_regions(official_truth.hideout(2021, 2))
+    # the site farthest from any other: a single point, not a cluster, at zoom 9
+    sites = official_truth.matching(2021)
+    lat, lon = sites["map_lat"].to_numpy(float), sites["map_lon"].to_numpy(float)
+    dy, dx = lat[:, None] - lat[None, :], (lon[:, None] - lon[None, :]) * np.cos(np.radians(lat))[:, None]
+    distance = np.hypot(dx, dy)
+    np.fill_diagonal(distance, np.inf)
+    alone = int(distance.min(axis=1).argmax())
+    assert distance[alone].min() > 0.5, "the sample should have a site far from any other"
+    page.leaflet(
+        "window.__atlasMap.setView([arguments[0], arguments[1]], 9, {animate: false});",
+        lat[alone],
+        lon[alone],
+    )
+    page.duo.find_element("#show-sites").click()
+    page.wait_until(lambda: page.site_counts()["singles"] >= 1, what="the site's point")
+
+    page.hover(lat[alone], lon[alone])
+    tooltips = page.wait_until(
+        lambda: page.driver.find_elements(By.CSS_SELECTOR, ".leaflet-tooltip"), timeout=5, what="its tooltip"
+    )
+    assert str(sites["company"].iloc[alone]) in tooltips[0].text
