@@ -73,7 +73,7 @@ def create_app(data_path: str | Path | None = None, public: bool | None = None) 
 
     # what Dash checks callbacks against: the whole page, with no figure in it (built outside any
     # request, where the layout function below would only give the signed-out placeholder)
-    app.validation_layout = build_layout(info, Viewer("cluster", None, None, None))
+    app.validation_layout = build_layout(info, Viewer("cluster", None, None, None))  # type: ignore[assignment]
 
     def page() -> html.Div:
         role = auth.current_role()
