@@ -254,12 +254,17 @@ def _attack_setting(
         if metric == "companies":
             continue
         withheld = np.isnan(shown)
-        low, high = lp_intervals(values, _lower(metric, cells), withheld, equations)
+        if metric in MAGNITUDES or not rules.count_noise:
+            low, high = lp_intervals(values, _lower(metric, cells), withheld, equations)
+            attack = "linear programming"
+        else:  # published counts are known to within their noise bound only
+            low, high = _published_interval(result, cells, metric, rules.noise_percent / 100.0, rules)
+            attack = "sums of noisy counts"
         intervals[metric] = (low, high)
         for i in np.flatnonzero(guarded & withheld):
             report.findings.append(
                 Finding(
-                    "linear programming",
+                    attack,
                     name,
                     str(cells.codes[i]),
                     metric,

@@ -92,7 +92,25 @@ def pattern(cells: cells_mod.Cells, rules: Rules) -> Pattern:
         level = protection(metric, v, rules)
         return secondary.suppress(v, lower, cells.level, primary, equations, level, 1.0)
 
-    counts = protect("facilities", few, present) | protect("bottleneck_reports", few, np.zeros(len(cells)))
+    def protect_count(metric: str, lower: np.ndarray) -> np.ndarray:
+        """Counts carry noise of up to ``count_noise``, which already keeps most withheld counts
+        from being worked out of their parent and siblings; only those that an attacker who
+        knows the noise bound could still pin down (near the least value) get complements."""
+        if not rules.secondary or not rules.count_noise:
+            return protect(metric, few, lower)
+        v = values[metric]
+        need = protection(metric, v, rules)
+        shown = published(cells, rules)[metric]
+        bound = float(rules.count_noise)
+        low0 = np.where(few, lower, np.maximum(shown - bound, 0.0))
+        high0 = np.where(few, np.inf, shown + bound)
+        low, high = secondary.bounded_intervals(low0, high0, np.ones(len(cells), dtype=bool), equations)
+        failing = few & (high - low < need - 1e-9)
+        if not failing.any():
+            return few
+        return few | secondary.suppress(v, lower, cells.level, failing, equations, need, 1.0)
+
+    counts = protect_count("facilities", present) | protect_count("bottleneck_reports", np.zeros(len(cells)))
     why: dict[str, np.ndarray] = {}
     why["facilities"] = np.where(few, FEW, np.where(counts, SECONDARY, ""))
     for metric in MAGNITUDES:
