@@ -108,7 +108,8 @@ def pattern(cells: cells_mod.Cells, rules: Rules) -> Pattern:
         failing = few & (high - low < need - 1e-9)
         if not failing.any():
             return few
-        return few | secondary.suppress(v, lower, cells.level, failing, equations, need, 1.0)
+        # every few cell stays withheld; only the failing ones need complements
+        return secondary.suppress(v, lower, cells.level, few, equations, np.where(failing, need, 0.0), 1.0)
 
     counts = protect_count("facilities", present) | protect_count("bottleneck_reports", np.zeros(len(cells)))
     why: dict[str, np.ndarray] = {}
@@ -239,8 +240,11 @@ def _specialisation(
         frame.loc[base_hidden & ~own_hidden, column] = DERIVED
         frame.loc[frame[column] != "", "specialisation"] = np.nan
         if base.totals_withheld.get("facilities") or not np.isfinite(total):
+            # the share over all regions is confidential: no region's quotient can be shown; regions
+            # without any site have none to show anyway
+            has_sites = base_table["facilities"].fillna(1.0).to_numpy(float) > 0
             frame["specialisation"] = np.nan
-            frame.loc[frame[column] == "", column] = DERIVED
+            frame.loc[(frame[column] == "") & has_sites, column] = DERIVED
 
 
 def _totals(

@@ -93,9 +93,8 @@ def _begin_sqlite(connection: sa.Connection) -> None:
 @contextmanager
 def reading(engine: sa.Engine) -> Iterator[Session]:
     """A read-only unit of work: a session in one transaction, rolled back at the end."""
-    with Session(engine) as session, session.begin():
-        yield session
-        session.rollback()
+    with Session(engine) as session:
+        yield session  # closing the session rolls its transaction back
 
 
 @contextmanager

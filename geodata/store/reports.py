@@ -74,9 +74,8 @@ def placement_problems(year: int, rows: list[tuple[int, str, str, str]]) -> list
     return sorted(found, key=lambda p: (p.year, PLACEMENT_KINDS.index(p.kind), p.source_row))
 
 
-def needs_review_sql_like() -> str:
-    """LIKE pattern of notes that make a 'within' site a problem (another country)."""
-    return f"%{_OTHER_COUNTRY_NOTE}%"
+#: SQL LIKE pattern of the notes that make a site placed 'within' a problem (another country).
+OTHER_COUNTRY_LIKE = f"%{_OTHER_COUNTRY_NOTE}%"
 
 
 @dataclass

@@ -4,7 +4,7 @@ SQLite alters tables in batch mode (copy and move), so one revision serves both 
 There is no offline (SQL script) mode: migrations always run against a database.
 """
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
@@ -13,7 +13,7 @@ from geodata.store.database import include_object
 from geodata.store.models import Base, UtcDateTime
 
 
-def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     # A revision must not import application types that may change: UtcDateTime is only
     # conversion code around a plain timezone-aware timestamp column.
     if type_ == "type" and isinstance(obj, UtcDateTime):
