@@ -20,7 +20,7 @@ from pathlib import Path
 
 from dash import Dash, html
 
-from dashboard import api, auth, callbacks, inputs, routes
+from dashboard import api, auth, callbacks, hardening, routes
 from dashboard.data import SAMPLE_FILE, AtlasData
 from dashboard.layout import PRODUCT, PageInfo, Viewer, build_layout
 from geodata import disclosure, nuts, vocab
@@ -66,10 +66,10 @@ def create_app(data_path: str | Path | None = None, public: bool | None = None) 
         assets_folder=str(ASSETS),
         serve_locally=True,
         compress=True,
-        on_error=inputs.callback_error_handler,
+        on_error=hardening.callback_error_handler,
     )
     auth.configure(app.server, demo=data.is_sample, public=public)
-    inputs.harden(app.server)
+    hardening.harden(app.server)
 
     # what Dash checks callbacks against: the whole page, with no figure in it (built outside any
     # request, where the layout function below would only give the signed-out placeholder)

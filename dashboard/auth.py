@@ -10,6 +10,7 @@ signs a request in as the token's owner (tokens from ``python -m dashboard.users
 In demo mode (the bundled fictional sample) there are no passwords: ``/login`` offers a role
 switcher that posts to ``/demo/role/<role>``. On any other data those routes answer 404.
 Views ask ``current_role()``; what each role may see is decided where data leaves, not here.
+The sign-in page's HTML is rendered by dashboard.login_page.
 """
 
 from __future__ import annotations
@@ -35,13 +36,13 @@ from flask import (
     has_request_context,
     jsonify,
     redirect,
-    render_template_string,
     request,
     session,
 )
 from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
+from dashboard import login_page
 from dashboard import users as store
 
 log = logging.getLogger(__name__)
@@ -360,14 +361,13 @@ def _csrf_ok() -> bool:
 def _page(state: _State, *, error: str | None = None, status: int = 200) -> ResponseReturnValue:
     from dashboard.layout import PRODUCT  # here, not at the top: layout may import this module
 
-    html = render_template_string(
-        PAGE,
-        product=PRODUCT,
-        state=state,
-        roles=ROLE_BUTTONS,
+    html = login_page.render(
+        PRODUCT,
+        demo=state.demo,
+        public=state.public,
         css=state.stylesheet,
         csrf=_csrf_token(),
-        next=safe_next(request.values.get("next")),
+        next_target=safe_next(request.values.get("next")),
         error=error,
         name=current_user_name(),
         role=current_role(),
@@ -434,59 +434,3 @@ def _add_routes(server: Flask, state: _State) -> None:
         views.append((HEALTH_PATH, "atlas_health", health, ["GET"]))
     for rule, endpoint, view, methods in views:
         server.add_url_rule(rule, endpoint, view, methods=methods)
-
-
-ROLE_BUTTONS = (
-    ("official", "Official", "task force: every value, company and site"),
-    ("cluster", "Cluster association", "disclosure control on: what a cluster may present"),
-    ("public", "Public", "anonymous visitors, same rules as a cluster"),
-)
-
-PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in · {{ product }}</title>
-{% if css %}<link rel="stylesheet" href="{{ css }}">{% endif %}
-</head>
-<body class="bg-light">
-<main class="container py-5"><div class="row"><div class="col-md-8 col-lg-5 mx-auto">
-<h1 class="h3 mb-4">{{ product }}</h1>
-{% if error %}<div class="alert alert-danger" role="alert">{{ error }}</div>{% endif %}
-{% if state.demo %}
-<div class="alert alert-warning" role="note"><strong>Demo on fictional data.</strong>
-The bundled sample is made up; no password is needed. Choose whose view to see; you can switch
-at any time.</div>
-{% if role %}<p>Current view: <strong>{{ role }}</strong>.
-<a href="{{ next }}">Back to the map</a></p>{% endif %}
-{% for value, label, hint in roles %}
-<form method="post" action="/demo/role/{{ value }}" class="mb-2">
-<input type="hidden" name="csrf_token" value="{{ csrf }}">
-<input type="hidden" name="next" value="{{ next }}">
-<button type="submit" class="btn {{ 'btn-primary' if value == role else 'btn-outline-primary' }} w-100">
-{{ label }}</button>
-<div class="form-text">{{ hint }}</div>
-</form>
-{% endfor %}
-{% else %}
-{% if name %}<p>Signed in as <strong>{{ name }}</strong> ({{ role }}).
-<a href="{{ next }}">Back to the map</a> · <a href="/logout">Sign out</a></p>{% endif %}
-<form method="post" action="/login">
-<input type="hidden" name="csrf_token" value="{{ csrf }}">
-<input type="hidden" name="next" value="{{ next }}">
-<div class="mb-3"><label for="username" class="form-label">User name</label>
-<input id="username" name="username" class="form-control" autocomplete="username" required autofocus></div>
-<div class="mb-3"><label for="password" class="form-label">Password</label>
-<input id="password" name="password" type="password" class="form-control"
- autocomplete="current-password" required></div>
-<button type="submit" class="btn btn-primary w-100">Sign in</button>
-</form>
-{% if state.public and not name %}
-<p class="mt-3"><a href="{{ next }}">Continue without signing in (public view)</a></p>
-{% endif %}
-{% endif %}
-</div></div></main>
-</body>
-</html>
-"""

@@ -13,7 +13,7 @@ from flask import Flask, request
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashboard import inputs
+from dashboard import hardening, inputs
 from dashboard.inputs import (
     MapInputs,
     parse_codes,
@@ -337,7 +337,7 @@ def flask_app() -> Flask:
     def bad() -> str:
         return request.args["missing"]  # BadRequestKeyError: a 400
 
-    inputs.harden(app)
+    hardening.harden(app)
     return app
 
 
@@ -355,9 +355,9 @@ def test_harden_sets_the_body_limit(flask_app: Flask) -> None:
     assert flask_app.config["MAX_CONTENT_LENGTH"] == 256 * 1024
     assert flask_app.test_client().post("/echo", data=b"a" * 1000).text == "1000"
     with pytest.raises(ValueError):
-        inputs.harden(Flask("x"), max_body=0)
+        hardening.harden(Flask("x"), max_body=0)
     with pytest.raises(ValueError, match="already"):
-        inputs.harden(flask_app)
+        hardening.harden(flask_app)
 
 
 def test_too_large_body_gives_413(flask_app: Flask, caplog: pytest.LogCaptureFixture) -> None:
@@ -376,7 +376,7 @@ def test_uncaught_exception_gives_500_without_traceback(
     flask_app: Flask, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = flask_app.test_client()
-    with caplog.at_level(logging.INFO, logger="dashboard.inputs"):
+    with caplog.at_level(logging.INFO, logger="dashboard.hardening"):
         response = client.get("/api/boom", headers={"X-Request-ID": "req-42"})
         page = client.get("/boom", headers={"Accept": "text/html"})
     body = _json_error(response, 500)
@@ -398,7 +398,7 @@ def test_uncaught_exception_gives_500_without_traceback(
 
 def test_request_ids_and_paths_are_cut_in_the_log(flask_app: Flask, caplog: pytest.LogCaptureFixture) -> None:
     client = flask_app.test_client()
-    with caplog.at_level(logging.INFO, logger="dashboard.inputs"):
+    with caplog.at_level(logging.INFO, logger="dashboard.hardening"):
         response = client.get("/api/boom/" + "p" * 5000, headers={"X-Request-ID": "evil\u2028id"})
         not_found = client.get("/nowhere")
         bad = client.get("/bad")
@@ -412,7 +412,7 @@ def test_request_ids_and_paths_are_cut_in_the_log(flask_app: Flask, caplog: pyte
 
 
 def _dash_app(on_error: bool, max_body: int = 256 * 1024) -> Dash:
-    app = Dash("hardened_dash", on_error=inputs.callback_error_handler if on_error else None)
+    app = Dash("hardened_dash", on_error=hardening.callback_error_handler if on_error else None)
     app.layout = html.Div([html.Div(id="in"), html.Div(id="out"), html.Div(id="out2")])
 
     @app.callback(Output("out", "children"), Output("out2", "children"), Input("in", "children"))
@@ -423,7 +423,7 @@ def _dash_app(on_error: bool, max_body: int = 256 * 1024) -> Dash:
             raise ValueError(f"cannot use {value}")
         return f"got {value}", "ok"
 
-    inputs.harden(app.server, max_body=max_body)
+    hardening.harden(app.server, max_body=max_body)
     return app
 
 
@@ -492,7 +492,7 @@ MALFORMED = {
 
 @pytest.mark.parametrize("name", list(MALFORMED))
 def test_malformed_callback_requests_give_400(dash_client, name: str, caplog) -> None:
-    with caplog.at_level(logging.INFO, logger="dashboard.inputs"):
+    with caplog.at_level(logging.INFO, logger="dashboard.hardening"):
         response = _post(dash_client, MALFORMED[name])
     body = _json_error(response, 400)
     assert body["error"].startswith("Bad")
@@ -500,7 +500,7 @@ def test_malformed_callback_requests_give_400(dash_client, name: str, caplog) ->
 
 
 def test_callback_exception_keeps_the_page_and_logs_one_short_line(roomy_dash_client, caplog) -> None:
-    with caplog.at_level(logging.INFO, logger="dashboard.inputs"):
+    with caplog.at_level(logging.INFO, logger="dashboard.hardening"):
         response = _post(roomy_dash_client, _body("x" + MEGA))
     assert response.status_code == 200
     assert response.get_json() == {"multi": True, "response": {}}  # no output changes
@@ -508,16 +508,16 @@ def test_callback_exception_keeps_the_page_and_logs_one_short_line(roomy_dash_cl
     line = caplog.records[0].getMessage()
     assert line.startswith("callback ..out.children...out2.children.. failed")
     assert "exception=ValueError" in line and "message='cannot use xxx" in line
-    assert MEGA[: inputs.MESSAGE_CHARS] not in line and len(line) < 400
+    assert MEGA[: hardening.MESSAGE_CHARS] not in line and len(line) < 400
 
 
 def test_callback_exception_without_on_error_gives_500_json(caplog) -> None:
     client = _dash_app(on_error=False, max_body=4 << 20).server.test_client()
-    with caplog.at_level(logging.INFO, logger="dashboard.inputs"):
+    with caplog.at_level(logging.INFO, logger="dashboard.hardening"):
         response = _post(client, _body("x" + MEGA))
     body = _json_error(response, 500)
     assert "xxxx" not in response.text and "Traceback" not in response.text
     assert body["error"].startswith("Something went wrong")
     (record,) = caplog.records
     line = record.getMessage()
-    assert "exception=ValueError" in line and MEGA[: inputs.MESSAGE_CHARS] not in line and len(line) < 400
+    assert "exception=ValueError" in line and MEGA[: hardening.MESSAGE_CHARS] not in line and len(line) < 400
