@@ -191,19 +191,22 @@ def test_official_and_cluster_see_what_their_role_may(atlas, survey, accounts, m
     assert official["AT"][1:] == ["Sites: 1 sites", "Not shown to other roles (too few companies)"]
     assert official["BE"][1] == "Sites: 5 sites"
     assert cluster["AT"][1:] == [f"Sites: withheld ({few})"]
-    assert cluster["BE"][1:] == [f"Sites: withheld ({secondary})"]  # else BE = total - AT
+    # Belgium's five companies are shown, with the count's noise of at most one site: the noise is what
+    # keeps Austria's count from being worked out as total minus Belgium
+    be_sites = cluster["BE"][1].removeprefix("Sites: ").removesuffix(" sites")
+    assert abs(int(be_sites) - 5) <= 1, cluster["BE"]
 
     # legend: withheld regions only for the cluster
     assert "withheld (confidential)" not in official["legend"]
     rows = cluster["legend"]
-    assert rows[rows.index("withheld (confidential)") + 1] == "2"
+    assert int(rows[rows.index("withheld (confidential)") + 1]) >= 1
 
     # cards: the official's figures, the cluster's release (withheld with the reason, or perturbed)
     for role, look in seen.items():
         values = {name: value for name, (value, _small) in look["cards"].items()}
         assert values == expected_cards(truth[role]), role
     assert official["cards"]["sites"][0] == "6"
-    assert cluster["cards"]["sites"] == ("withheld", secondary)
+    assert abs(int(cluster["cards"]["sites"][0]) - 6) <= 1  # perturbed, not exact
 
     # regions CSV: figures for the official, empty cells with the reason for the cluster
     regions = {role: look["regions"].set_index("nuts_id") for role, look in seen.items()}
@@ -211,7 +214,9 @@ def test_official_and_cluster_see_what_their_role_may(atlas, survey, accounts, m
     assert float(regions["official"].loc["AT", "capacity"]) > 0
     assert regions["cluster"].loc["AT", ["facilities", "capacity"]].tolist() == ["", ""]
     assert regions["cluster"].loc["AT", "facilities_withheld"] == few
-    assert regions["cluster"].loc["BE", "facilities_withheld"] == secondary
+    # Austria's capacity would be total minus Belgium: one of the two is withheld too
+    be_capacity = regions["cluster"].loc["BE", "capacity_withheld"]
+    assert be_capacity == secondary or cluster["cards"]["capacity"][0] == "withheld"
 
     # sites CSV: every matching site and its figures for the official; listed companies only,
     # without facility figures, for the cluster
@@ -346,6 +351,6 @@ def test_demo_switches_roles(atlas, official_truth, cluster_truth):
     assert page.text("#role-badge").startswith("Cluster view")
     set_filters(page, cluster_truth)
     cluster = cards(page)
-    assert cluster["sites"] == ("withheld", disclosure.reason_text("secondary"))
+    assert abs(int(cluster["sites"][0]) - 6) <= 1  # the cluster's count carries the noise
     assert {name: value for name, (value, _small) in cluster.items()} == expected_cards(cluster_truth)
     assert cluster != official
