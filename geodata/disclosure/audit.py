@@ -64,6 +64,10 @@ class Finding:
         )
 
 
+def _closeness(finding: Finding) -> float:
+    return finding.width / finding.protection if finding.protection > 0 else np.inf
+
+
 def _fmt(value: float) -> str:
     return "inf" if not np.isfinite(value) else f"{value:,.0f}"
 
@@ -84,6 +88,17 @@ class Report:
         protection level."""
         scored = [f for f in self.findings if f.protection > 0 and metric in (None, f.metric)]
         return min(scored, key=lambda f: f.width / f.protection, default=None)
+
+    def per_cell(self) -> list[Finding]:
+        """For every protected figure (setting, cell, metric), the tightest interval any attack
+        gave, relative to its protection level."""
+        best: dict[tuple[str, str, str], Finding] = {}
+        for f in self.findings:
+            key = (f.setting, f.cell, f.metric)
+            old = best.get(key)
+            if old is None or _closeness(f) < _closeness(old):
+                best[key] = f
+        return list(best.values())
 
     def summary(self) -> str:
         by_attack: dict[str, list[Finding]] = {}
@@ -363,12 +378,14 @@ def run(
     version: int = 2021,
     full: bool = True,
     show: int = 20,
+    every: bool = False,
     rules: Rules | None = None,
     out: Callable[[str], None] = print,
 ) -> int:
     """``python -m geodata audit-disclosure DATA``: attack ``role``'s view of the file at ``path``;
-    prints every protected figure pinned down too closely (up to ``show`` of them), the tightest
-    interval and a summary; returns 1 when any is, else 0."""
+    prints every protected figure pinned down too closely (up to ``show`` of them; with ``every``,
+    every protected figure with the tightest interval any attack gave), the tightest interval per
+    metric and a summary; returns 1 when any figure is pinned down too closely, else 0."""
     from geodata import placement, records
 
     rules = rules or Rules.from_env()
@@ -383,13 +400,19 @@ def run(
         f"protection ±{rules.protection_percent:g}%, noise {rules.noise_percent:g}% of the largest "
         f"company, counts ±{rules.count_noise}"
     )
-    for finding in report.failures[:show]:
-        out(str(finding))
-    if len(report.failures) > show:
-        out(f"... and {len(report.failures) - show} more")
+    if every:
+        for finding in sorted(report.per_cell(), key=lambda f: (f.setting, f.cell, f.metric)):
+            out(str(finding))
+    else:
+        for finding in report.failures[:show]:
+            out(str(finding))
+        if len(report.failures) > show:
+            out(f"... and {len(report.failures) - show} more")
     out(report.summary())
-    protected = {(f.setting, f.cell, f.metric) for f in report.findings}
-    out(f"{len(protected)} protected figures in all; {len(report.failures)} pinned down too closely")
+    cells = report.per_cell()
+    pinned = sum(not f.safe for f in cells)
+    attacks = len(report.findings)
+    out(f"{len(cells)} protected figures in all ({attacks} attacks); {pinned} pinned down too closely")
     return 1 if report.failures else 0
 
 
