@@ -1,7 +1,10 @@
-"""Command line: ``python -m geodata assign | validate | fetch-nuts | audit-disclosure``.
+"""Command line: ``python -m geodata assign | validate | fetch-nuts | audit-disclosure``, and the
+survey store's ``import | rounds | publish | discard | export-store | import-store``
+(geodata.store.commands).
 
 Exit codes: 0 ran; 1 validate found rejected rows, or audit-disclosure found a protected figure
-pinned down too closely; 2 unreadable input or missing NUTS data.
+pinned down too closely; 2 unreadable input or missing NUTS data (or, for the store's commands,
+a store that cannot be opened or a request it refuses).
 validate also warns about company names that look like one company written twice and about
 companies whose rows disagree on public_listing; warnings never change the exit code.
 """
@@ -64,13 +67,51 @@ def _parser() -> argparse.ArgumentParser:
         "--quick", action="store_true", help="no filter, single codes and stage pairs only (no country pairs)"
     )
     audit.add_argument("--show", type=int, default=20, help="how many failures to print (default 20)")
+    audit.add_argument(
+        "--every", action="store_true", help="print every protected figure with the tightest interval found"
+    )
     audit.set_defaults(run=_audit)
 
     fetch = sub.add_parser("fetch-nuts", help="download NUTS boundaries from GISCO into the cache")
     _add_nuts_options(fetch)
     fetch.add_argument("--labels", action="store_true", help="also fetch the label points")
     fetch.set_defaults(run=_fetch)
+    _add_store_commands(sub)
     return parser
+
+
+def _add_store_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The survey store's commands; they run in geodata.store.commands."""
+    imported = sub.add_parser(
+        "import",
+        help="validate a facility file, place its sites and store it as a survey round (one transaction)",
+    )
+    imported.add_argument("input", type=Path, metavar="FILE")
+    imported.add_argument("--round", required=True, metavar="NAME", help="name of the new round")
+    imported.add_argument("--publish", action="store_true", help="publish the round at once")
+    imported.add_argument("--user", metavar="NAME", help="who imports (default: the login name)")
+    imported.set_defaults(run=_run_store, store_command="import")
+    rounds = sub.add_parser("rounds", help="list the survey rounds in the store")
+    rounds.set_defaults(run=_run_store, store_command="rounds")
+    for command, what in (("publish", "publish a draft round"), ("discard", "withdraw a round")):
+        decide = sub.add_parser(command, help=what)
+        decide.add_argument("name", metavar="NAME", help="the round's name")
+        decide.add_argument("--user", metavar="NAME", help="who decides (default: the login name)")
+        decide.set_defaults(run=_run_store, store_command=command)
+    export = sub.add_parser("export-store", help="write the whole store to one GeoPackage")
+    export.add_argument("output", type=Path, metavar="OUT.gpkg")
+    export.add_argument("--user", metavar="NAME", help="for the audit log (default: the login name)")
+    export.set_defaults(run=_run_store, store_command="export-store")
+    restore = sub.add_parser("import-store", help="restore a GeoPackage written by export-store")
+    restore.add_argument("input", type=Path, metavar="IN.gpkg")
+    restore.add_argument("--user", metavar="NAME", help="for the audit log (default: the login name)")
+    restore.set_defaults(run=_run_store, store_command="import-store")
+
+
+def _run_store(args: argparse.Namespace) -> int:
+    from geodata.store import commands  # SQLAlchemy and Alembic load only for these commands
+
+    return commands.run(args)
 
 
 def _audit(args: argparse.Namespace) -> int:
@@ -81,7 +122,13 @@ def _audit(args: argparse.Namespace) -> int:
     except rules.ConfigurationError as exc:
         raise InputError(str(exc)) from None
     return audit.run(
-        str(args.input), role=args.role, version=args.year, full=not args.quick, show=args.show, rules=chosen
+        str(args.input),
+        role=args.role,
+        version=args.year,
+        full=not args.quick,
+        show=args.show,
+        every=args.every,
+        rules=chosen,
     )
 
 

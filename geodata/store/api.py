@@ -122,12 +122,12 @@ class Store:
     def rounds(self) -> list[RoundInfo]:
         """Every round, oldest first."""
         with database.reading(self.engine) as session:
-            return [_info(r, i) for r, i in session.execute(_rounds_query().order_by(Round.id)).tuples()]
+            return [_info(r, i) for r, i in session.execute(_rounds_query().order_by(Round.id))]
 
     def round_info(self, round_name: str) -> RoundInfo:
         """One round; raises UnknownRound."""
         with database.reading(self.engine) as session:
-            row = session.execute(_rounds_query().where(Round.name == round_name)).tuples().first()
+            row = session.execute(_rounds_query().where(Round.name == round_name)).first()
         if row is None:
             raise UnknownRound(f"no round named {round_name!r}; `python -m geodata rounds` lists them")
         return _info(row[0], row[1])
@@ -137,7 +137,7 @@ class Store:
         query = _rounds_query().where(Round.status == PUBLISHED)
         query = query.order_by(Round.published_at.desc(), Round.id.desc()).limit(1)
         with database.reading(self.engine) as session:
-            row = session.execute(query).tuples().first()
+            row = session.execute(query).first()
         return None if row is None else _info(row[0], row[1])
 
     # -- a round's data ----------------------------------------------------------------------

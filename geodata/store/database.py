@@ -27,6 +27,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.orm import Session
 
+from geodata.store.reports import StoreError
+
 ENV_URL = "ATLAS_DATABASE_URL"
 APP_NAME = "vaccine-capacity-atlas"
 DEFAULT_FILE = "atlas.sqlite"
@@ -164,9 +166,26 @@ def downgrade(engine: sa.Engine, revision: str) -> None:
 
 
 def ensure_current(engine: sa.Engine) -> None:
-    """Upgrade to head when the database is behind (a new database: creates every table)."""
+    """Upgrade to head when the database is behind (a new database: creates every table).
+
+    Raises StoreError when a PostgreSQL database lacks PostGIS (creating the extension needs
+    rights the application should not have).
+    """
     if current_revision(engine) != head_revision():
+        _check_postgis(engine)
         upgrade(engine)
+
+
+def _check_postgis(engine: sa.Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect() as connection:
+        found = connection.execute(sa.select(sa.func.to_regtype("geometry"))).scalar()
+    if found is None:
+        raise StoreError(
+            f"{engine.url.render_as_string(hide_password=True)}: PostGIS is missing (no type "
+            "'geometry' on the search path); run CREATE EXTENSION postgis in this database as its owner"
+        )
 
 
 def make_revision(message: str, url: str) -> None:

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -32,6 +32,7 @@ from geodata.store.models import (
     Round,
     RowProblem,
     UtcDateTime,
+    table_of,
 )
 from geodata.store.reports import StoreError
 
@@ -53,11 +54,7 @@ _SKIP = ("id", "round_id", "geom")
 
 
 def _fields(model: type[Base]) -> list[sa.Column[Any]]:
-    return [c for c in _table(model).columns if c.name not in _SKIP]
-
-
-def _table(model: type[Base]) -> sa.Table:
-    return cast(sa.Table, model.__table__)
+    return [c for c in table_of(model).columns if c.name not in _SKIP]
 
 
 def _to_file(value: Any, column: sa.Column[Any]) -> Any:
@@ -109,7 +106,7 @@ def export_store(store: Store, path: Path) -> Path:
     temporary = path.with_name(f".{path.stem}.partial.gpkg")
     temporary.unlink(missing_ok=True)
     with database.reading(store.engine) as session:  # one snapshot of every table
-        names = dict(session.execute(sa.select(Round.id, Round.name)).tuples().all())
+        names = dict(session.execute(sa.select(Round.id, Round.name)).all())
         frames = {layer: _layer_frame(session, model, names) for layer, model in LAYERS.items()}
     revision = database.current_revision(store.engine)
     info = pd.DataFrame(
@@ -135,7 +132,7 @@ def export_store(store: Store, path: Path) -> Path:
 
 def _layer_frame(session: Any, model: type[Base], names: dict[int, str]) -> pd.DataFrame:
     fields = _fields(model)
-    table = _table(model)
+    table = table_of(model)
     has_round = "round_id" in table.columns
     selected = [*fields, table.c.round_id] if has_round else fields
     rows = session.execute(sa.select(*selected).order_by(table.c.id)).all()
@@ -152,7 +149,7 @@ def import_store(store: Store, path: Path) -> list[str]:
     """Restore a store export into ``store``; see Store.import_geopackage."""
     frames = _read_layers(path)
     with database.writing(store.engine) as session:
-        stored = dict(session.execute(sa.select(Round.name, Round.checksum)).tuples().all())
+        stored = dict(session.execute(sa.select(Round.name, Round.checksum)).all())
         new_rounds = _check_rounds(path, frames["rounds"], stored)
         ids: dict[str, int] = {}
         for record in _records(frames["rounds"], Round):
@@ -173,7 +170,7 @@ def import_store(store: Store, path: Path) -> list[str]:
                     {**row, "geom": convert.point_ewkt(row["longitude"], row["latitude"])} for row in rows
                 ]
             for start in range(0, len(rows), 1000):
-                session.execute(sa.insert(model), rows[start : start + 1000])
+                session.execute(sa.insert(table_of(model)), rows[start : start + 1000])
         _restore_audit(session, frames["audit_log"])
     return sorted(new_rounds)
 
@@ -225,4 +222,4 @@ def _restore_audit(session: Any, frame: pd.DataFrame) -> None:
     present = {tuple(row) for row in session.execute(sa.select(*(getattr(AuditEntry, k) for k in keys)))}
     fresh = [r for r in _records(frame, AuditEntry) if tuple(r[k] for k in keys) not in present]
     if fresh:
-        session.execute(sa.insert(AuditEntry), fresh)
+        session.execute(sa.insert(table_of(AuditEntry)), fresh)

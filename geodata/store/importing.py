@@ -10,6 +10,7 @@ rolled back by the database (SQLite's journal, PostgreSQL's closed session).
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,17 @@ from sqlalchemy.orm import Session
 from geodata import placement, records
 from geodata.readers import InputError
 from geodata.store import convert, database
-from geodata.store.models import DISCARDED, DRAFT, PUBLISHED, Facility, Import, RejectedRow, Round, RowProblem
+from geodata.store.models import (
+    DISCARDED,
+    DRAFT,
+    PUBLISHED,
+    Facility,
+    Import,
+    RejectedRow,
+    Round,
+    RowProblem,
+    table_of,
+)
 from geodata.store.models import utc_now as _now
 from geodata.store.reports import StoreError
 
@@ -32,6 +43,11 @@ BATCH_ROWS = 1000
 MAX_NAME = 200
 
 Progress = Callable[[str], None]
+
+#: Placement shares cached GeoDataFrames and pyproj objects, which are not thread-safe (two
+#: threads placing on cold caches crashed the interpreter): imports in one process read and
+#: place one file at a time; their transactions still run concurrently with each other.
+_PREPARING = threading.Lock()
 
 
 def _quiet(_message: str) -> None:
@@ -89,9 +105,10 @@ def import_file(
     if found is not None:  # nothing to read: record the reuse (and publish) below
         return _reuse(engine, checksum, path.name, user, publish, say), True
 
-    table = records.load_facilities(path)
-    say(f"{path.name}: {len(table.facilities)} valid rows, {len(table.rejected)} rejected")
-    rows = _placed_rows(table)
+    with _PREPARING:
+        table = records.load_facilities(path)
+        say(f"{path.name}: {len(table.facilities)} valid rows, {len(table.rejected)} rejected")
+        rows = _placed_rows(table)
     say(f"placed {len(rows)} sites in NUTS {' and '.join(map(str, convert.PLACEMENT_YEARS))}")
     with database.writing(engine) as session:
         landed = reusable(session, checksum) is not None  # the same file, imported meanwhile
@@ -159,13 +176,16 @@ def _write(
             reused=False,
         )
     )
+    # Core inserts (no ORM bookkeeping per row): three times faster for 20,000 sites
     for start in range(0, len(rows), BATCH_ROWS):
         batch = rows[start : start + BATCH_ROWS]
-        session.execute(sa.insert(Facility), [{**row, "round_id": round_.id} for row in batch])
+        session.execute(sa.insert(table_of(Facility)), [{**row, "round_id": round_.id} for row in batch])
         say(f"stored {start + len(batch)}/{len(rows)} sites of round {name!r}")
     rejected = convert.rejected_rows(table.rejected, table.raw.columns)
     if rejected:
-        session.execute(sa.insert(RejectedRow), [{**row, "round_id": round_.id} for row in rejected])
+        session.execute(
+            sa.insert(table_of(RejectedRow)), [{**row, "round_id": round_.id} for row in rejected]
+        )
     problems = [
         {
             "round_id": round_.id,
@@ -178,7 +198,7 @@ def _write(
         for p in table.problems
     ]
     if problems:
-        session.execute(sa.insert(RowProblem), problems)
+        session.execute(sa.insert(table_of(RowProblem)), problems)
 
 
 def _reuse(

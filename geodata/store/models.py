@@ -15,7 +15,7 @@ latitude/longitude are the values of record and ``geom`` is derived from them.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
@@ -80,6 +80,11 @@ class Base(DeclarativeBase):
     }
 
 
+def table_of(model: type[Base]) -> sa.Table:
+    """The Table of a model (for Core statements, which skip the ORM's per-row work)."""
+    return cast(sa.Table, model.__table__)
+
+
 def _round_fk() -> Any:
     return sa.ForeignKey("rounds.id", ondelete="CASCADE")
 
@@ -97,9 +102,9 @@ class Round(Base):
     columns: Mapped[list[str]]  # the file's column names in order (rejected rows use them)
     created_at: Mapped[dt.datetime]
     published_at: Mapped[dt.datetime | None]
-    published_by: Mapped[str | None] = mapped_column(sa.String(200))
+    published_by: Mapped[str | None] = mapped_column(sa.Text)
     discarded_at: Mapped[dt.datetime | None]
-    discarded_by: Mapped[str | None] = mapped_column(sa.String(200))
+    discarded_by: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class Import(Base):
@@ -110,8 +115,8 @@ class Import(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(_round_fk(), index=True)
     imported_at: Mapped[dt.datetime]
-    imported_by: Mapped[str] = mapped_column(sa.String(200))
-    source_name: Mapped[str] = mapped_column(sa.String(500))
+    imported_by: Mapped[str] = mapped_column(sa.Text)
+    source_name: Mapped[str] = mapped_column(sa.Text)
     checksum: Mapped[str] = mapped_column(sa.String(64))
     valid_rows: Mapped[int]
     rejected_rows: Mapped[int]
@@ -131,12 +136,12 @@ class Facility(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(_round_fk())
     source_row: Mapped[int]
-    facility_id: Mapped[str] = mapped_column(sa.String(200))
+    facility_id: Mapped[str] = mapped_column(sa.Text)
     company: Mapped[str] = mapped_column(sa.Text)
     company_id: Mapped[str | None] = mapped_column(sa.Text)
     country: Mapped[str] = mapped_column(sa.String(2))
     city: Mapped[str | None] = mapped_column(sa.Text)
-    postcode: Mapped[str | None] = mapped_column(sa.String(40))
+    postcode: Mapped[str | None] = mapped_column(sa.Text)
     latitude: Mapped[float | None] = mapped_column(sa.Double)
     longitude: Mapped[float | None] = mapped_column(sa.Double)
     nuts3: Mapped[str | None] = mapped_column(sa.String(5))  # as given by the respondent
@@ -191,7 +196,7 @@ class RowProblem(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(_round_fk(), index=True)
     source_row: Mapped[int]
-    field: Mapped[str] = mapped_column(sa.String(100))
+    field: Mapped[str] = mapped_column(sa.Text)
     value: Mapped[str] = mapped_column(sa.Text)
     reason: Mapped[str] = mapped_column(sa.Text)
     severity: Mapped[str] = mapped_column(sa.String(10))
@@ -204,9 +209,9 @@ class IntroductionRequest(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(_round_fk(), index=True)
-    facility_id: Mapped[str] = mapped_column(sa.String(200))
-    need: Mapped[str] = mapped_column(sa.String(100))
-    requester: Mapped[str] = mapped_column(sa.String(200))
+    facility_id: Mapped[str] = mapped_column(sa.Text)
+    need: Mapped[str] = mapped_column(sa.Text)
+    requester: Mapped[str] = mapped_column(sa.Text)
     message: Mapped[str] = mapped_column(sa.Text, default="")
     status: Mapped[str] = mapped_column(sa.String(20), default="open")
     created_at: Mapped[dt.datetime]
@@ -220,7 +225,7 @@ class AuditEntry(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(index=True)
-    user_name: Mapped[str] = mapped_column(sa.String(200))
-    role: Mapped[str] = mapped_column(sa.String(20))
-    action: Mapped[str] = mapped_column(sa.String(100))
+    user_name: Mapped[str] = mapped_column(sa.Text)
+    role: Mapped[str] = mapped_column(sa.Text)
+    action: Mapped[str] = mapped_column(sa.Text)
     detail: Mapped[str] = mapped_column(sa.Text, default="")

@@ -298,3 +298,10 @@ def test_audit_command_on_an_adversarial_file(tiny_nuts, tmp_path, capsys) -> No
     assert code == 0, out
     assert "audit of what role 'cluster' sees" in out
     assert "0 pinned down too closely" in out
+    # --every: one line per protected figure with the tightest interval any attack gave
+    assert cli.main(["audit-disclosure", str(path), "--quick", "--every"]) == 0
+    every = capsys.readouterr().out
+    lines = [line for line in every.splitlines() if line.startswith("ok: ")]
+    # the two West companies make DE111 (and its parents up to DE) a region of too few companies
+    assert any("; all sites; DE111 capacity: true 3,000," in line for line in lines)
+    assert not any(line.startswith("DISCLOSED") for line in every.splitlines())
