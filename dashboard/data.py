@@ -10,6 +10,7 @@ import functools
 import gzip
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,7 @@ class AtlasData:
         self.countries = sorted(set(self.facilities["country"].dropna()))
         self.map_countries = sorted(set(vocab.EU_MEMBER_STATES) | set(self.countries))
         # bound-method caches: results live as long as this object
+        self._placing = threading.Lock()
         self.placed = functools.cache(self._placed)
         self.index = functools.cache(self._index)
         self._releases = functools.lru_cache(maxsize=512)(self._release)
@@ -83,17 +85,21 @@ class AtlasData:
 
     def warm(self) -> None:
         """Build what every first page load needs (region shapes of both versions, all levels,
-        and the places of the default version), so that no user waits for it."""
+        the places of both versions and the default view of each role group), so that no user
+        waits for it."""
         for version in vocab.NUTS_YEARS:
             for level in vocab.NUTS_LEVELS:
                 self.region_geojson(version, level)
             self.basemap_geojson(version)
-        self.index(vocab.NUTS_YEARS[0])
+        for version in vocab.NUTS_YEARS:
+            self.index(version)
         for role in ("official", "cluster"):  # the default view of each role group
             self.release(vocab.NUTS_YEARS[0], Filters(), role)
 
     def _placed(self, version: int) -> pd.DataFrame:
-        return placement.place(self.facilities, version, self.scale, self.tolerance_km)
+        # placing loads shared spatial indexes on first use, which is not safe from two threads
+        with self._placing:
+            return placement.place(self.facilities, version, self.scale, self.tolerance_km)
 
     def _index(self, version: int) -> SiteIndex:
         return SiteIndex.from_placed(self.placed(version))
