@@ -1,4 +1,4 @@
-"""Command line: ``python -m geodata assign | validate | fetch-nuts | audit-disclosure``, and the
+"""Command line: ``python -m geodata assign | validate | fetch-nuts | audit-disclosure | template``, and the
 survey store's ``import | rounds | publish | discard | export-store | import-store``
 (geodata.store.commands).
 
@@ -76,6 +76,15 @@ def _parser() -> argparse.ArgumentParser:
     _add_nuts_options(fetch)
     fetch.add_argument("--labels", action="store_true", help="also fetch the label points")
     fetch.set_defaults(run=_fetch)
+
+    template = sub.add_parser(
+        "template", help="write the survey's Excel template (columns, drop-down lists of codes, instructions)"
+    )
+    template.add_argument("output", type=Path, metavar="OUT.xlsx")
+    template.add_argument(
+        "--send-to", metavar="TEXT", help="where respondents return the file, shown in the instructions"
+    )
+    template.set_defaults(run=_template)
     _add_store_commands(sub)
     return parser
 
@@ -210,12 +219,12 @@ def _assign(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     table = records.load_facilities(args.input)
     for problem in table.problems:
-        tag = "error" if problem.severity == "error" else "note"
-        print(f"{tag}: {problem}")
+        print(f"{problem.severity}: {problem}")
     n_rows = len(table.facilities) + len(table.rejected)
     print(
         f"{args.input}: {n_rows} rows, {len(table.facilities)} valid, {len(table.rejected)} rejected "
-        f"({len(table.errors)} errors, {len(table.problems) - len(table.errors)} notes)",
+        f"({len(table.errors)} errors, {_count(table.problems, 'warning')} warnings, "
+        f"{_count(table.problems, 'note')} notes)",
         file=sys.stderr,
     )
     if args.rejected is not None:
@@ -223,6 +232,10 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"rejected rows written to {args.rejected}", file=sys.stderr)
     _warn_about_companies(table.facilities)
     return 1 if len(table.rejected) else 0
+
+
+def _count(problems: Sequence[records.Problem], severity: str) -> int:
+    return sum(p.severity == severity for p in problems)
 
 
 def _warn_about_companies(facilities: pd.DataFrame) -> None:
@@ -236,6 +249,17 @@ def _warn_about_companies(facilities: pd.DataFrame) -> None:
             "among the valid rows; they do not reject any row",
             file=sys.stderr,
         )
+
+
+def _template(args: argparse.Namespace) -> int:
+    from geodata import template
+
+    try:
+        path = template.write_template(args.output, send_to=args.send_to)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    print(f"template written to {path}; fill in the sheet '{template.DATA_SHEET}'", file=sys.stderr)
+    return 0
 
 
 def _fetch(args: argparse.Namespace) -> int:

@@ -80,14 +80,15 @@ NUTS3_PATTERN = re.compile(r"^[A-Z]{2}[0-9A-Z]{3}$")
 
 @dataclass(frozen=True)
 class Problem:
-    """One finding about one cell: errors reject the row, notes record a conversion."""
+    """One finding about one cell: errors reject the row, notes record a conversion (or how the
+    file was decoded), warnings ask a person to look at text kept as written."""
 
     file: str
     row: int
     field: str
     value: str
     reason: str
-    severity: str = "error"  # "error" rejects the row; "note" records a conversion
+    severity: str = "error"  # "error" rejects the row; "note" records a conversion; "warning" flags
 
     def __str__(self) -> str:
         shown = f" = {self.value!r}" if self.value else ""
@@ -139,10 +140,11 @@ def validate(raw: RawTable, *, decimal_comma: bool | None = None) -> FacilityTab
     if missing:
         raise InputError(
             f"{raw.path}: required column(s) {', '.join(missing)} missing. "
-            f"Columns found: {', '.join(raw.columns)}. See DATA_MODEL.md for the field names."
+            f"Columns found: {', '.join(raw.columns)}. See docs/DATA_MODEL.md for the field names."
         )
     comma = raw.decimal_comma if decimal_comma is None else decimal_comma
     problems: list[Problem] = [Problem(name, r, "(row)", "", why) for r, why in raw.row_problems]
+    problems += [Problem(name, n.row, n.field, n.value, n.reason, n.severity) for n in raw.notes]
     records: list[dict[str, Any]] = []
     bad_rows = {r for r, _ in raw.row_problems}
     columns = {f: raw.frame[c].tolist() for f, c in mapping.items()}

@@ -179,7 +179,7 @@ def test_validate_reports_file_row_field_and_writes_rejected_rows(tiny_nuts: Pat
         "error: survey.csv, row 4, available_capacity_pct = '150': must be between 0 and 100",
         "error: survey.csv, row 4, longitude: give both latitude and longitude, or neither",
     ]
-    assert "3 rows, 1 valid, 2 rejected (3 errors, 1 notes)" in result.stderr
+    assert "3 rows, 1 valid, 2 rejected (3 errors, 0 warnings, 1 notes)" in result.stderr
     written = read_text_csv(rejected)
     original = read_text_csv(source)
     assert_frame_equal(written[list(original.columns)], original.iloc[1:].reset_index(drop=True))
@@ -251,7 +251,7 @@ def test_validate_warns_about_near_duplicate_names_and_listing_conflicts(
         "but no or empty on facility f3 (row 4), so the company is shown by name nowhere; if it agreed, "
         "write yes on all its rows; if these are different companies, give them different company_ids",
     ]
-    assert "5 rows, 5 valid, 0 rejected (0 errors, 0 notes)" in result.stderr
+    assert "5 rows, 5 valid, 0 rejected (0 errors, 0 warnings, 0 notes)" in result.stderr
     assert "2 company warning(s): near-duplicate names or public_listing conflicts" in result.stderr
 
 

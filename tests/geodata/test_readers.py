@@ -10,7 +10,7 @@ import pytest
 from pandas.testing import assert_frame_equal
 from shapely.geometry import Point
 
-from geodata.readers import InputError, canonical_column, decode_text, detect_delimiter, read_table
+from geodata.readers import InputError, canonical_column, detect_delimiter, read_table
 
 
 def _expected(rows: list[dict[str, str]], source_rows: list[int]) -> pd.DataFrame:
@@ -33,7 +33,7 @@ def test_comma_csv(tmp_path: Path) -> None:
         [2, 3],
     )
     assert_frame_equal(table.frame, expected)
-    assert table.row_problems == []
+    assert (table.row_problems, table.notes, table.windows_1252_rows) == ([], [], [])
 
 
 def test_semicolon_csv_keeps_decimal_commas_as_text(tmp_path: Path) -> None:
@@ -59,14 +59,9 @@ def test_windows_1252_bytes_are_decoded(tmp_path: Path) -> None:
     path = tmp_path / "excel.csv"
     path.write_bytes("facility_id;company\nf1;Société Générale Biotech\n".encode("cp1252"))
     table = read_table(path)
-    assert table.encoding == "cp1252"
+    assert table.encoding == "windows-1252"
+    assert table.windows_1252_rows == [2]
     assert table.frame.loc[0, "company"] == "Société Générale Biotech"
-
-
-def test_decode_text() -> None:
-    assert decode_text(b"\xef\xbb\xbfa") == ("a", "utf-8-sig")
-    assert decode_text("é".encode()) == ("é", "utf-8")
-    assert decode_text(b"\xe9\x80") == ("é€", "cp1252")
 
 
 @pytest.mark.parametrize(
