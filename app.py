@@ -23,7 +23,7 @@ from dash import Dash, html
 from dashboard import api, auth, callbacks, hardening, routes
 from dashboard.data import SAMPLE_FILE, AtlasData
 from dashboard.layout import PRODUCT, PageInfo, Viewer, build_layout
-from geodata import disclosure, nuts, vocab
+from geodata import disclosure, nuts, store, vocab
 from geodata.aggregate import Filters
 from geodata.readers import InputError
 
@@ -49,12 +49,22 @@ def create_app(data_path: str | Path | None = None, public: bool | None = None) 
         rules = disclosure.Rules.from_env()
     except disclosure.rules.ConfigurationError as exc:
         raise InputError(str(exc)) from None
-    data = AtlasData(data_path, rules=rules)
+    try:
+        survey_store = store.connect()
+    except Exception as exc:  # a bad URL or an unreachable database: one clear line, not a traceback
+        reason = " ".join(str(exc).split())[:160]
+        raise InputError(
+            f"cannot open the survey store ({type(exc).__name__}: {reason}); check ATLAS_DATABASE_URL"
+        ) from None
+    try:
+        data = AtlasData(data_path, rules=rules, store=survey_store)
+    except store.StoreError as exc:
+        raise InputError(str(exc)) from None
     data.warm()
     info = PageInfo(
         dataset=data.name,
         is_sample=data.is_sample,
-        rejected_rows=len(data.table.rejected),
+        rejected_rows=data.rejected_rows,
         survey_period=data.survey_period(),
         demo=data.is_sample,
         countries=data.countries,

@@ -19,6 +19,7 @@ import pandas as pd
 
 from geodata import disclosure, nuts, placement, records, vocab
 from geodata.aggregate import Filters, SiteIndex
+from geodata.store import Store
 from layers import geometry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,8 +39,21 @@ def _payload(obj: object) -> Payload:
     return Payload(gzip.compress(raw, 6, mtime=0), hashlib.sha256(raw).hexdigest()[:20])
 
 
+def _round_name(store: Store, path: Path, checksum: str) -> str:
+    """The file's name without its suffix, or with a checksum prefix when another file has it."""
+    taken = {info.name: info.checksum for info in store.rounds()}
+    if taken.get(path.stem, checksum) == checksum:
+        return path.stem
+    return f"{path.stem}-{checksum[:8]}"
+
+
 class AtlasData:
-    """A facility file and everything derived from it for the screen."""
+    """A survey round and everything derived from it for the screen.
+
+    With a ``store``, the file is imported into it as a published round, or the round with the
+    same checksum is reused, and the facilities are read back from the store; without one, the
+    file is read directly.
+    """
 
     def __init__(
         self,
@@ -47,17 +61,29 @@ class AtlasData:
         rules: disclosure.Rules | None = None,
         scale: str = "20M",
         tolerance_km: float = 10.0,
+        store: Store | None = None,
     ) -> None:
         self.path = Path(facility_path)
         self.rules = rules or disclosure.Rules.from_env()
         self.scale = scale
         self.tolerance_km = tolerance_km
-        self.table = records.load_facilities(self.path)
+        checksum = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        if store is None:
+            table = records.load_facilities(self.path)
+            self.round: str | None = None
+            self.facilities = table.facilities
+            self.rejected_rows = len(table.rejected)
+        else:
+            report = store.import_file(
+                self.path, _round_name(store, self.path, checksum), "atlas", publish=True
+            )
+            self.round = report.round.name
+            self.facilities = store.facilities(self.round)
+            self.rejected_rows = report.round.rejected
         #: names this dataset in URLs, so browsers never reuse another dataset's cached sites
         #: (keyed, so that it says nothing about the file to someone who holds a copy of it)
         self.fingerprint = hashlib.sha256(self.rules.key.encode() + self.path.read_bytes()).hexdigest()[:16]
         self.is_sample = self.path.resolve() == SAMPLE_FILE.resolve()
-        self.facilities = self.table.facilities
         self.countries = sorted(set(self.facilities["country"].dropna()))
         self.map_countries = sorted(set(vocab.EU_MEMBER_STATES) | set(self.countries))
         # bound-method caches: results live as long as this object

@@ -110,3 +110,17 @@ def sample_facilities() -> pd.DataFrame:
     if not SAMPLE_FACILITIES.is_file():
         pytest.skip(f"{SAMPLE_FACILITIES} does not exist (yet)")
     return records.load_facilities(SAMPLE_FACILITIES).facilities
+
+
+@pytest.fixture(autouse=True, scope="session")
+def survey_store_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Apps built by the tests keep their survey store in a temporary SQLite file, not in the
+    user data folder (tests that choose a store of their own set ATLAS_DATABASE_URL themselves)."""
+    saved = os.environ.get("ATLAS_DATABASE_URL")
+    path = tmp_path_factory.mktemp("store") / "atlas.sqlite"
+    os.environ["ATLAS_DATABASE_URL"] = f"sqlite:///{path}"
+    yield
+    if saved is None:
+        os.environ.pop("ATLAS_DATABASE_URL", None)
+    else:
+        os.environ["ATLAS_DATABASE_URL"] = saved

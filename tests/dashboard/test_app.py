@@ -58,3 +58,38 @@ def test_other_data_with_accounts_signs_in_and_has_no_role_switcher(copy_of_samp
     assert layout.status_code == 200
     assert "Signed in as anna (cluster)" in layout.get_data(as_text=True)
     assert "Fictional sample data" not in layout.get_data(as_text=True)
+
+
+def test_the_file_becomes_a_round_of_the_store_and_is_reused(copy_of_sample, tmp_path, monkeypatch) -> None:
+    from geodata import store
+
+    url = f"sqlite:///{tmp_path / 'rounds.sqlite'}"
+    monkeypatch.setenv("ATLAS_DATABASE_URL", url)
+    atlas.create_app()  # the demo: the bundled sample becomes the round "sample_facilities"
+    with store.connect(url) as opened:
+        rounds = opened.rounds()
+    assert [(r.name, r.status, r.sites, r.rejected) for r in rounds] == [
+        ("sample_facilities", "published", 350, 0)
+    ]
+    atlas.create_app()  # the same file again: the same round, nothing imported twice
+    with store.connect(url) as opened:
+        assert [r.name for r in opened.rounds()] == ["sample_facilities"]
+    # another file with the same content is the same round too (same checksum)
+    path = tmp_path / "users.json"
+    users.save_users(path, {})
+    monkeypatch.setenv("ATLAS_SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("ATLAS_USERS", str(path))
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO(PASSWORD + "\n"))
+    assert users.main(["--file", str(path), "add", "anna", "--role", "cluster", "--password-stdin"]) == 0
+    atlas.create_app(copy_of_sample)
+    with store.connect(url) as opened:
+        assert [r.name for r in opened.rounds()] == ["sample_facilities"]
+
+
+def test_an_unreachable_store_stops_the_start_with_one_line(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("ATLAS_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    monkeypatch.setattr(atlas, "prepare_nuts", lambda download=True: None)
+    assert atlas.main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot open the survey store") and "ATLAS_DATABASE_URL" in err
+    assert "Traceback" not in err and err.count("\n") == 1
