@@ -46,7 +46,7 @@ from dashboard.api_schema import (
     query_models,
 )
 from dashboard.data import AtlasData
-from dashboard.exports import provenance, regions_table, sites_table, to_csv_bytes
+from dashboard.exports import sites_table, to_csv_bytes
 from geodata import disclosure, records, vocab
 
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -102,10 +102,6 @@ def _envelope(data: AtlasData, params: Params, role: str) -> dict[str, object]:
     }
 
 
-def _stamp(now: dt.datetime) -> str:
-    return now.astimezone(dt.UTC).strftime("%Y%m%d-%H%M%S")
-
-
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -115,11 +111,8 @@ def regions(data: AtlasData, params: Params, role: str) -> Response:
     version, level, metrics, filters = params.version, params.level, params.metrics, params.filters
     table = data.regions(version, level, filters, role)
     if params.format == "csv":
-        now = _now()
-        meta = provenance(data.name, version, filters, role, now)
-        out = regions_table(table, level, data.names(version), meta)
+        out, filename = views.regions_export(data, version, level, filters, _now(), role)
         dropped = [c for m in vocab.METRICS if m not in metrics for c in (m, disclosure.withheld_column(m))]
-        filename = f"regions_{data.path.stem}_nuts{version}_level{level}_{_stamp(now)}.csv"
         return _csv(to_csv_bytes(out.drop(columns=dropped)), filename)
     names = data.names(version)
     restricted = disclosure.is_restricted(role)
@@ -157,14 +150,11 @@ def summary(data: AtlasData, params: Params, role: str) -> Response:
 def sites(data: AtlasData, params: Params, role: str) -> Response:
     """The sites ``role`` may see one by one that match the filters (the dashboard's site list)."""
     version, filters = params.version, params.filters
-    visible, match = views.shown_sites(data, version, filters, role)
-    rows = data.index(version).row[visible[match]]
+    rows = views.matching_site_rows(data, version, filters, role)
     page = rows[params.offset : params.offset + params.limit]
     if params.format == "csv":
-        now = _now()
-        meta = provenance(data.name, version, filters, role, now)
-        table = sites_table(data.placed(version), list(page), role, data.names(version), meta)
-        response = _csv(to_csv_bytes(table), f"sites_{data.path.stem}_nuts{version}_{_stamp(now)}.csv")
+        table, filename = views.sites_export(data, version, filters, page, _now(), role)
+        response = _csv(to_csv_bytes(table), filename)
         response.headers["X-Total-Count"] = str(len(rows))
         return response
     table = sites_table(data.placed(version), list(page), role, data.names(version), {})

@@ -390,7 +390,10 @@ def _add_routes(server: Flask, state: _State) -> None:
             return _page(state)
         if not _csrf_ok():
             return _page(state, error="The sign-in form had expired; please try again.", status=400)
-        name = request.form.get("username", "").strip().casefold()
+        typed = request.form.get("username", "").strip().casefold()
+        # no account has a name outside the users file's pattern: such input becomes one bounded
+        # key, so that it never grows the throttle or the log
+        name = typed if store.NAME_PATTERN.match(typed) else "(not a user name)"
         address = request.remote_addr or "?"
         if state.throttle.blocked(name, address):
             return _page(state, error="Too many failed attempts; wait 15 minutes and try again.", status=429)

@@ -82,7 +82,7 @@ class AtlasData:
             self.rejected_rows = report.round.rejected
         #: names this dataset in URLs, so browsers never reuse another dataset's cached sites
         #: (keyed, so that it says nothing about the file to someone who holds a copy of it)
-        self.fingerprint = hashlib.sha256(self.rules.key.encode() + self.path.read_bytes()).hexdigest()[:16]
+        self.fingerprint = hashlib.sha256(f"{self.rules.key}:{checksum}".encode()).hexdigest()[:16]
         self.is_sample = self.path.resolve() == SAMPLE_FILE.resolve()
         self.countries = sorted(set(self.facilities["country"].dropna()))
         self.map_countries = sorted(set(vocab.EU_MEMBER_STATES) | set(self.countries))
@@ -137,8 +137,7 @@ class AtlasData:
         """Everything ``role`` may see of one filter setting (all levels and totals), cached.
 
         Cluster and public share the same rules, so they share one cached release."""
-        group = "official" if not disclosure.is_restricted(role) else "cluster"
-        return self._releases(version, filters, group)
+        return self._releases(version, filters, disclosure.group_of(role))
 
     def _release(self, version: int, filters: Filters, group: str) -> disclosure.Release:
         base = None
@@ -188,15 +187,17 @@ class AtlasData:
         return np.flatnonzero(disclosure.visible_sites(self.index(version), role))
 
     def _sites_geojson(self, version: int, group: str) -> Payload:
-        """Site points of the sites the role group may see, and nothing derived from any other."""
+        """Site points of the sites the role group may see, and nothing derived from any other;
+        a company is named only on the sites of that group (the same rule, applied twice)."""
         index = self.index(version)
         rows = index.row[self.visible(version, group)]
         placed = self.placed(version)
-        return _payload(geometry.sites_geojson(placed, rows.tolist(), np.ones(len(placed), dtype=bool)))
+        named = np.zeros(len(placed), dtype=bool)
+        named[rows] = True
+        return _payload(geometry.sites_geojson(placed, rows.tolist(), named))
 
     def sites_payload(self, version: int, role: str) -> Payload:
-        group = "official" if not disclosure.is_restricted(role) else "cluster"
-        return self.sites_geojson(version, group)
+        return self.sites_geojson(version, disclosure.group_of(role))
 
     def names(self, version: int) -> pd.Series:
         return nuts.names(version, self.scale)

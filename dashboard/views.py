@@ -169,7 +169,7 @@ def shown_sites(data: AtlasData, version: int, filters: Filters, role: str) -> t
 def sites_url(data: AtlasData, version: int, role: str) -> str:
     """URL of the site points ``role`` may see (the role group names the payload, so a browser
     never reuses one role's cached points for another)."""
-    group = "official" if not disclosure.is_restricted(role) else "listed"
+    group = "official" if disclosure.group_of(role) == "official" else "listed"
     return f"/atlas/geo/sites-{version}.json?v={data.fingerprint}-{group}"
 
 
@@ -179,22 +179,43 @@ def sites_hideout(data: AtlasData, version: int, filters: Filters, role: str) ->
 
 
 def _stamp(now: dt.datetime) -> str:
-    return now.strftime("%Y%m%d-%H%M%S")
+    return now.astimezone(dt.UTC).strftime("%Y%m%d-%H%M%S")
+
+
+def matching_site_rows(data: AtlasData, version: int, filters: Filters, role: str) -> np.ndarray:
+    """Positions in the placed table of the sites ``role`` may see that match ``filters``."""
+    visible, match = shown_sites(data, version, filters, role)
+    return data.index(version).row[visible[match]]
+
+
+def sites_export(
+    data: AtlasData, version: int, filters: Filters, rows: np.ndarray, now: dt.datetime, role: str
+) -> tuple[pd.DataFrame, str]:
+    """The sites CSV's table for ``rows`` (from :func:`matching_site_rows`) and its file name."""
+    meta = provenance(data.name, version, filters, role, now)
+    table = sites_table(data.placed(version), list(rows), role, data.names(version), meta)
+    return table, f"sites_{data.path.stem}_nuts{version}_{_stamp(now)}.csv"
+
+
+def regions_export(
+    data: AtlasData, version: int, level: int, filters: Filters, now: dt.datetime, role: str
+) -> tuple[pd.DataFrame, str]:
+    """The regions CSV's table (the disclosure engine's release for ``role``) and its file name."""
+    meta = provenance(data.name, version, filters, role, now)
+    table = regions_table(data.regions(version, level, filters, role), level, data.names(version), meta)
+    return table, f"regions_{data.path.stem}_nuts{version}_level{level}_{_stamp(now)}.csv"
 
 
 def export_sites(
     data: AtlasData, version: int, filters: Filters, now: dt.datetime, role: str
 ) -> tuple[bytes, str]:
-    visible, match = shown_sites(data, version, filters, role)
-    rows = data.index(version).row[visible[match]]
-    meta = provenance(data.name, version, filters, role, now)
-    table = sites_table(data.placed(version), list(rows), role, data.names(version), meta)
-    return to_csv_bytes(table), f"sites_{data.path.stem}_nuts{version}_{_stamp(now)}.csv"
+    rows = matching_site_rows(data, version, filters, role)
+    table, name = sites_export(data, version, filters, rows, now, role)
+    return to_csv_bytes(table), name
 
 
 def export_regions(
     data: AtlasData, version: int, level: int, filters: Filters, now: dt.datetime, role: str
 ) -> tuple[bytes, str]:
-    meta = provenance(data.name, version, filters, role, now)
-    table = regions_table(data.regions(version, level, filters, role), level, data.names(version), meta)
-    return to_csv_bytes(table), f"regions_{data.path.stem}_nuts{version}_level{level}_{_stamp(now)}.csv"
+    table, name = regions_export(data, version, level, filters, now, role)
+    return to_csv_bytes(table), name

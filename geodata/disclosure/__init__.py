@@ -3,6 +3,7 @@
 from geodata.disclosure.cells import TOTAL, Cells, record_keys
 from geodata.disclosure.engine import (
     Release,
+    group_of,
     reason_text,
     release,
     site_fields,
@@ -18,6 +19,7 @@ __all__ = [
     "Cells",
     "Release",
     "Rules",
+    "group_of",
     "is_restricted",
     "reason_text",
     "record_keys",

@@ -29,7 +29,7 @@ from geodata import vocab
 from geodata.aggregate import Filters, SiteIndex
 from geodata.disclosure import cells as cells_mod
 from geodata.disclosure import secondary
-from geodata.disclosure.engine import Release, protection, release, withheld_column
+from geodata.disclosure.engine import Release, primary, protection, release
 from geodata.disclosure.rules import MAGNITUDES, Rules
 
 ADDITIVE = ("facilities", "bottleneck_reports", *MAGNITUDES)
@@ -242,25 +242,16 @@ def audit(
     return report
 
 
-def _protected(cells: cells_mod.Cells, metric: str, rules: Rules) -> np.ndarray:
-    companies = cells.values["companies"]
-    few = (companies > 0) & (companies < rules.min_companies)
-    if metric in MAGNITUDES:
-        v, x1, x2 = cells.values[metric], cells.top1[metric], cells.top2[metric]
-        return few | ((v > 0) & (v - x1 - x2 < rules.p_percent / 100.0 * x1))
-    return few
-
-
 def _attack_setting(
     report: Report, filters: Filters, result: Release, cells: cells_mod.Cells, rules: Rules
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+) -> None:
     name = filters.describe()
     equations = cells.equations()
-    intervals: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    rules_hit = primary(cells, rules)
     for metric in (*ADDITIVE, "companies"):
         shown = _published(result, cells, metric)
         values = cells.values[metric]
-        guarded = _protected(cells, metric, rules) & (values > 0)
+        guarded = rules_hit.protected(metric) & (values > 0)
         need = protection(metric, values, rules)
         for i in np.flatnonzero(guarded & ~np.isnan(shown)):
             report.findings.append(
@@ -275,7 +266,6 @@ def _attack_setting(
         else:  # published counts are known to within their noise bound only
             low, high = _published_interval(result, cells, metric, rules.noise_percent / 100.0, rules)
             attack = "sums of noisy counts"
-        intervals[metric] = (low, high)
         for i in np.flatnonzero(guarded & withheld):
             report.findings.append(
                 Finding(
@@ -289,12 +279,6 @@ def _attack_setting(
                     need[i],
                 )
             )
-    # the withheld columns must say why: a figure shown without a reason is never a protected one
-    for level in vocab.NUTS_LEVELS:
-        table = result.table(level)
-        for metric in vocab.METRICS:
-            assert table[withheld_column(metric)].notna().all()
-    return intervals
 
 
 def _attack_differences(
@@ -315,8 +299,9 @@ def _attack_differences(
         diff = cells_mod.build(index, large, site_keys, keep=keep)
         where_small = c_small.position()
         name = f"({large.describe()}) minus ({small.describe()})"
+        rules_hit = primary(diff, rules)
         for metric in ADDITIVE:
-            guarded = _protected(diff, metric, rules) & (diff.values[metric] > 0)
+            guarded = rules_hit.protected(metric) & (diff.values[metric] > 0)
             need = protection(metric, diff.values[metric], rules)
             low_l, high_l = i_large[metric]
             low_s, high_s = i_small[metric]

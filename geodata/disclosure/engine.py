@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from geodata import vocab
+from geodata import records, vocab
 from geodata.aggregate import Filters, SiteIndex
 from geodata.disclosure import cells as cells_mod
 from geodata.disclosure import secondary
@@ -77,13 +77,44 @@ def reason_text(code: str) -> str:
     return REASONS.get(code, "")
 
 
-def pattern(cells: cells_mod.Cells, rules: Rules) -> Pattern:
-    """Primary and secondary suppression of every metric group over the hierarchy of ``cells``."""
-    values = cells.values
-    companies = values["companies"]
+def group_of(role: str) -> str:
+    """The role whose rules ``role`` sees through: public sees exactly what cluster sees, so the
+    two share one computed (and cached) release and one site layer."""
+    return "cluster" if is_restricted(role) else "official"
+
+
+@dataclass(frozen=True)
+class Primary:
+    """The primary rules on each cell: too few companies, and the p% rule per magnitude."""
+
+    few: np.ndarray
+    dominant: dict[str, np.ndarray]
+
+    def protected(self, metric: str) -> np.ndarray:
+        """Cells whose ``metric`` a primary rule protects."""
+        return self.few | self.dominant[metric] if metric in self.dominant else self.few
+
+
+def primary(cells: cells_mod.Cells, rules: Rules) -> Primary:
+    """Fewer than ``min_companies`` companies; for each magnitude on its own, the p% rule: the
+    remainder after the two largest companies is less than p % of the largest."""
+    companies = cells.values["companies"]
     few = (companies > 0) & (companies < rules.min_companies)
+    dominant = {}
+    for metric in MAGNITUDES:
+        v, x1, x2 = cells.values[metric], cells.top1[metric], cells.top2[metric]
+        dominant[metric] = ~few & (v > 0) & (v - x1 - x2 < rules.p_percent / 100.0 * x1)
+    return Primary(few, dominant)
+
+
+def pattern(cells: cells_mod.Cells, rules: Rules, shown: Mapping[str, np.ndarray]) -> Pattern:
+    """Primary and secondary suppression of every metric group over the hierarchy of ``cells``;
+    ``shown`` are the figures as the restricted roles would see them (:func:`published`)."""
+    values = cells.values
+    rules_hit = primary(cells, rules)
+    few = rules_hit.few
     equations = cells.equations()
-    present = (companies > 0).astype(float)
+    present = (values["companies"] > 0).astype(float)
 
     def protect(metric: str, primary: np.ndarray, lower: np.ndarray) -> np.ndarray:
         if not rules.secondary:
@@ -100,10 +131,9 @@ def pattern(cells: cells_mod.Cells, rules: Rules) -> Pattern:
             return protect(metric, few, lower)
         v = values[metric]
         need = protection(metric, v, rules)
-        shown = published(cells, rules)[metric]
         bound = float(rules.count_noise)
-        low0 = np.where(few, lower, np.maximum(shown - bound, 0.0))
-        high0 = np.where(few, np.inf, shown + bound)
+        low0 = np.where(few, lower, np.maximum(shown[metric] - bound, 0.0))
+        high0 = np.where(few, np.inf, shown[metric] + bound)
         low, high = secondary.bounded_intervals(low0, high0, np.ones(len(cells), dtype=bool), equations)
         failing = few & (high - low < need - 1e-9)
         if not failing.any():
@@ -115,9 +145,7 @@ def pattern(cells: cells_mod.Cells, rules: Rules) -> Pattern:
     why: dict[str, np.ndarray] = {}
     why["facilities"] = np.where(few, FEW, np.where(counts, SECONDARY, ""))
     for metric in MAGNITUDES:
-        v = values[metric]
-        x1, x2 = cells.top1[metric], cells.top2[metric]
-        dominant = ~few & (v > 0) & (v - x1 - x2 < rules.p_percent / 100.0 * x1)
+        dominant = rules_hit.dominant[metric]
         withheld = protect(metric, few | dominant, np.zeros(len(cells)))
         why[metric] = np.where(few, FEW, np.where(dominant, DOMINANT, np.where(withheld, SECONDARY, "")))
     return Pattern(why)
@@ -172,10 +200,9 @@ def release(
     """
     restricted = is_restricted(role)
     cells = cells_mod.build(index, filters, dict(site_keys))
-    why = pattern(cells, rules).why
-    shown = (
-        published(cells, rules) if restricted else {m: cells.values[m].astype(float) for m in cells.values}
-    )
+    noisy = published(cells, rules)
+    why = pattern(cells, rules, noisy).why
+    shown = noisy if restricted else {m: cells.values[m].astype(float) for m in cells.values}
     if filters.stages and base is None:
         unstaged = Filters((), filters.bottlenecks, filters.platforms, filters.countries, filters.sizes)
         base = release(index, unstaged, role, rules, site_keys, all_regions)
@@ -281,15 +308,8 @@ SITE_FIELDS: tuple[str, ...] = (
     "gmp_certified",
     "contact_consent",
 )
-#: Facility-level fields only officials see.
-OFFICIAL_SITE_FIELDS: tuple[str, ...] = (
-    "capacity_doses_per_month",
-    "available_capacity_pct",
-    "lead_time_months",
-    "staff",
-    "bottleneck_notes",
-    "public_listing",
-)
+#: Facility-level fields only officials see: the commercially sensitive ones and the listing flag.
+OFFICIAL_SITE_FIELDS: tuple[str, ...] = (*records.SENSITIVE, "public_listing")
 
 
 def site_fields(role: str) -> tuple[str, ...]:
@@ -309,8 +329,11 @@ __all__ = [
     "DOMINANT",
     "FEW",
     "SECONDARY",
+    "Primary",
     "Release",
+    "group_of",
     "pattern",
+    "primary",
     "published",
     "reason_text",
     "release",

@@ -221,6 +221,20 @@ def test_wrong_password_and_unknown_user_look_the_same(client: FlaskClient, name
     assert client.get("/api/v1/regions").status_code == 401
 
 
+def test_a_huge_or_hostile_user_name_is_one_bounded_failure(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    hostile = "<script>alert(1)</script>" + "x" * 100_000
+    with caplog.at_level("WARNING"):
+        response = sign_in(client, hostile, "whatever-password")
+    assert response.status_code == 401
+    html = response.get_data(as_text=True)
+    assert "Unknown user name or wrong password" in html
+    assert "<script>alert(1)" not in html and "x" * 1000 not in html
+    assert caplog.records and all(len(r.getMessage()) < 300 for r in caplog.records)
+    assert client.get("/api/v1/regions").status_code == 401
+
+
 def test_form_without_the_csrf_token_is_refused(client: FlaskClient) -> None:
     client.get("/login")
     data = {"username": "anna", "password": PASSWORDS["anna"]}
