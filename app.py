@@ -20,8 +20,8 @@ from pathlib import Path
 
 from dash import Dash, html
 
-from dashboard import api, auth, callbacks, hardening, routes
-from dashboard.data import SAMPLE_FILE, AtlasData
+from dashboard import api, audit, auth, callbacks, hardening, imports, routes
+from dashboard.data import SAMPLE_FILE, Atlas, AtlasData, NoPublishedRound
 from dashboard.layout import PRODUCT, PageInfo, Viewer, build_layout
 from geodata import disclosure, nuts, store, vocab
 from geodata.aggregate import Filters
@@ -57,19 +57,11 @@ def create_app(data_path: str | Path | None = None, public: bool | None = None) 
             f"cannot open the survey store ({type(exc).__name__}: {reason}); check ATLAS_DATABASE_URL"
         ) from None
     try:
-        data = AtlasData(data_path, rules=rules, store=survey_store)
+        atlas = Atlas(survey_store, data_path, rules=rules)
     except store.StoreError as exc:
         raise InputError(str(exc)) from None
-    data.warm()
-    info = PageInfo(
-        dataset=data.name,
-        is_sample=data.is_sample,
-        rejected_rows=data.rejected_rows,
-        survey_period=data.survey_period(),
-        demo=data.is_sample,
-        countries=data.countries,
-        jump_targets=data.jump_targets(2021),
-    )
+    atlas.start.warm()
+    demo = atlas.demo
     app = Dash(
         __name__,
         title=PRODUCT,
@@ -78,26 +70,58 @@ def create_app(data_path: str | Path | None = None, public: bool | None = None) 
         compress=True,
         on_error=hardening.callback_error_handler,
     )
-    auth.configure(app.server, demo=data.is_sample, public=public)
+    auth.configure(app.server, demo=demo, public=public)
     hardening.harden(app.server)
+    audit.configure(app.server, survey_store)
 
     # what Dash checks callbacks against: the whole page, with no figure in it (built outside any
     # request, where the layout function below would only give the signed-out placeholder)
-    app.validation_layout = build_layout(info, Viewer("cluster", None, None, None))  # type: ignore[assignment]
+    start_info = page_info(atlas, atlas.start, [])
+    app.validation_layout = build_layout(start_info, Viewer("cluster", None, None, None))  # type: ignore[assignment]
 
     def page() -> html.Div:
         role = auth.current_role()
         if role is None:  # the sign-in guard answers first; nothing is built without a role
             return html.Div("Sign in to see the map.", id="signed-out")
+        published = atlas.published()
+        try:
+            data = atlas.get(atlas.default_round(published))
+        except NoPublishedRound:
+            return html.Div(
+                [html.P("No survey round is published yet."), *imports.import_link(role)], id="no-round"
+            )
         totals, _why = data.summary(vocab.NUTS_YEARS[0], Filters(), role)
         viewer = Viewer(role, auth.sign_out_link(), totals.get("facilities"), totals.get("companies"))
-        return build_layout(info, viewer)
+        return build_layout(page_info(atlas, data, published), viewer)
 
     app.layout = page
-    callbacks.register(app, data)
-    routes.register(app.server, data)
-    api.register(app.server, data)
+    callbacks.register(app, atlas)
+    routes.register(app.server, atlas)
+    api.register(app.server, atlas)
+    imports.register(app.server, atlas)
     return app
+
+
+def page_info(atlas: Atlas, data: AtlasData, published: list[store.RoundInfo]) -> PageInfo:
+    """What the page needs to know about the round it opens on and the rounds offered."""
+    return PageInfo(
+        dataset=data.name,
+        is_sample=data.is_sample,
+        rejected_rows=data.rejected_rows,
+        survey_period=data.survey_period(),
+        demo=atlas.demo,
+        countries=data.countries,
+        jump_targets=data.jump_targets(2021),
+        rounds=tuple((info.name, round_label(info)) for info in published),
+        round=data.round,
+    )
+
+
+def round_label(info: store.RoundInfo) -> str:
+    """A round as the picker lists it: its name and when it was published (no counts: a count of
+    every site would bypass the disclosure engine)."""
+    when = f" · published {info.published_at:%d %b %Y}" if info.published_at else ""
+    return f"{info.name}{when}"
 
 
 def main(argv: list[str] | None = None) -> int:

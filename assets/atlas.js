@@ -124,11 +124,11 @@ window.atlas = Object.assign({}, window.atlas, (function () {
         html: '<div><span>' + n + '</span></div>', className: 'marker-cluster marker-cluster-' + size,
         iconSize: L.point(36, 36)})});
     },
-    sitesQuery: function (show, version, filters, previous) {
+    sitesQuery: function (show, round, version, filters, previous) {
       if (!show) {
         return (previous && previous.show) ? {show: false} : window.dash_clientside.no_update;
       }
-      return {show: true, version: version, filters: filters};
+      return {show: true, round: round, version: version, filters: filters};
     },
     jump: function (target, targets) {
       const bounds = targets && targets[target];

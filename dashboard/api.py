@@ -32,7 +32,7 @@ import pandas as pd
 from flask import Blueprint, Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from dashboard import auth, views
+from dashboard import audit, auth, views
 from dashboard.api_schema import (
     FILTER_FIELDS,
     JSON_TYPE,
@@ -45,9 +45,10 @@ from dashboard.api_schema import (
     parse,
     query_models,
 )
-from dashboard.data import AtlasData
+from dashboard.data import Atlas, AtlasData
 from dashboard.exports import sites_table, to_csv_bytes
 from geodata import disclosure, records, vocab
+from geodata.store import UnknownRound
 
 CSV_TYPE = "text/csv; charset=utf-8"
 
@@ -95,6 +96,7 @@ def _csv(content: bytes, filename: str) -> Response:
 def _envelope(data: AtlasData, params: Params, role: str) -> dict[str, object]:
     return {
         "dataset": data.name,
+        "round": data.round,
         "version": params.version,
         "filters": {name: list(getattr(params.filters, field)) for name, field in FILTER_FIELDS.items()},
         "role": role,
@@ -199,11 +201,23 @@ def _finish(response: Response, route: str, role: str | None, started: float) ->
     current_app.logger.info(
         "api %s role=%s status=%d %.0fms", route, role or "-", response.status_code, elapsed
     )
+    if role is not None:
+        query = request.query_string.decode("utf-8", "replace")
+        audit.record("api-read", f"{route} {response.status_code} {query}".strip(), role=role)
     return response
 
 
+def _round(atlas: Atlas, params: Params) -> AtlasData:
+    try:
+        return atlas.get(params.round)
+    except UnknownRound:
+        names = [info.name for info in atlas.published()]
+        message = f"round: no published round of that name; allowed: {', '.join(names)}"
+        raise ApiError(message, "round", names) from None
+
+
 def _route(
-    data: AtlasData, model: type[Query] | None, route: str, handler: Callable[..., Response]
+    atlas: Atlas, model: type[Query] | None, route: str, handler: Callable[..., Response]
 ) -> Callable[[], Response]:
     """A view: role, parameters, the handler; 401/400 as JSON, and no traceback ever leaves."""
 
@@ -218,7 +232,8 @@ def _route(
             elif model is None:
                 response = handler()
             else:
-                response = handler(data, parse(model, request.args), role)
+                params = parse(model, request.args)
+                response = handler(_round(atlas, params), params, role)
         except ApiError as exc:
             response = _error(400, exc.message, exc.parameter, exc.allowed)
         except Exception as exc:  # the client gets a short JSON error; the log gets the type
@@ -229,9 +244,9 @@ def _route(
     return view
 
 
-def register(server: Flask, data: AtlasData) -> None:
+def register(server: Flask, atlas: Atlas) -> None:
     """Add the read API under /api/v1 to ``server`` (the sign-in guard of dashboard.auth runs first)."""
-    models = query_models(data.countries)
+    models = query_models(sorted(records.NUTS_COUNTRIES))
     blueprint = Blueprint("atlas_api", __name__, url_prefix=PREFIX)
 
     @functools.cache
@@ -249,7 +264,7 @@ def register(server: Flask, data: AtlasData) -> None:
         ("openapi.json", None, openapi),
     ):
         blueprint.add_url_rule(
-            f"/{name}", name.replace(".", "_"), _route(data, model, name, handler), methods=["GET"]
+            f"/{name}", name.replace(".", "_"), _route(atlas, model, name, handler), methods=["GET"]
         )
     # Dash answers every other path with its page; under /api/ an unknown path is a JSON 404.
     server.add_url_rule("/api/<path:rest>", "atlas_api_unknown", _unknown, methods=["GET"])

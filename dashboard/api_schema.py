@@ -87,6 +87,7 @@ class Params:
     metrics: tuple[str, ...] = tuple(vocab.METRICS)
     limit: int = DEFAULT_LIMIT
     offset: int = 0
+    round: str | None = None
 
     @classmethod
     def of(cls, query: BaseModel) -> Params:
@@ -129,13 +130,31 @@ def query_models(countries: Sequence[str]) -> QueryModels:
     metric = _codes(list(vocab.METRICS), "metric to include (default: all)")
     limit = (int, Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="sites per page"))
     offset = (int, Field(0, ge=0, le=10**9, description="sites to skip"))
+    round_: tuple[Any, Any] = (
+        str | None,
+        Field(None, min_length=1, max_length=200, description="published survey round (default: the latest)"),
+    )
     return QueryModels(
         regions=create_model(
-            "RegionsQuery", __base__=Query, version=version, level=level, format=fmt, metric=metric, **filters
+            "RegionsQuery",
+            __base__=Query,
+            round=round_,
+            version=version,
+            level=level,
+            format=fmt,
+            metric=metric,
+            **filters,
         ),
-        summary=create_model("SummaryQuery", __base__=Query, version=version, **filters),
+        summary=create_model("SummaryQuery", __base__=Query, round=round_, version=version, **filters),
         sites=create_model(
-            "SitesQuery", __base__=Query, version=version, format=fmt, limit=limit, offset=offset, **filters
+            "SitesQuery",
+            __base__=Query,
+            round=round_,
+            version=version,
+            format=fmt,
+            limit=limit,
+            offset=offset,
+            **filters,
         ),
     )
 
@@ -202,6 +221,7 @@ class Envelope(BaseModel):
     """What every answer says about itself."""
 
     dataset: str
+    round: str | None = Field(None, description="the survey round answered from")
     version: int
     filters: dict[str, list[str]] = Field(description="the filter parameters applied (codes)")
     role: str

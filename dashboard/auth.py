@@ -42,7 +42,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
-from dashboard import login_page
+from dashboard import audit, login_page
 from dashboard import users as store
 
 log = logging.getLogger(__name__)
@@ -358,6 +358,16 @@ def _csrf_ok() -> bool:
     return bool(sent and kept) and hmac.compare_digest(str(sent), str(kept))
 
 
+#: For the app's other forms (the import pages): the session's CSRF token and its check.
+csrf_token, csrf_ok = _csrf_token, _csrf_ok
+
+
+def stylesheet() -> str | None:
+    """The vendored Bootstrap stylesheet's URL, for server-rendered pages."""
+    state = _state()
+    return state.stylesheet if state else None
+
+
 def _page(state: _State, *, error: str | None = None, status: int = 200) -> ResponseReturnValue:
     from dashboard.layout import PRODUCT  # here, not at the top: layout may import this module
 
@@ -381,6 +391,7 @@ def _sign_in(state: _State, user: AuthUser) -> ResponseReturnValue:
     login_user(user)
     session.permanent = True
     log.info("signed in: %s (%s)", user.name, user.role)
+    audit.record("sign-in", user=user.name, role=user.role)
     return redirect(target)
 
 
@@ -406,6 +417,7 @@ def _add_routes(server: Flask, state: _State) -> None:
         if user is None or not checked:
             state.throttle.fail(name, address)
             log.warning("failed sign-in for %r from %s", name, address)
+            audit.record("sign-in-failed", f"from {address}", user=name, role="-")
             time.sleep(FAILED_LOGIN_DELAY)
             return _page(state, error=LOGIN_FAILED, status=401)
         state.throttle.clear(name)

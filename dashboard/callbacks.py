@@ -11,8 +11,8 @@ import datetime as dt
 from dash import Dash, Input, Output, State, dcc, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard import auth, inputs, views
-from dashboard.data import AtlasData
+from dashboard import audit, auth, inputs, views
+from dashboard.data import Atlas, AtlasData, NoPublishedRound
 from dashboard.ids import Ids
 
 FILTER_INPUTS = [
@@ -39,8 +39,17 @@ def _parse(data: AtlasData, **raw: object) -> tuple[inputs.MapInputs, list[str]]
     return inputs.parse_map_inputs(raw, data.countries)
 
 
-def register(app: Dash, data: AtlasData) -> None:
-    """Wire the page's callbacks to ``data``."""
+def _round(atlas: Atlas, value: object) -> tuple[AtlasData, list[str]]:
+    """The published round the page asks for (or the default, with a notice)."""
+    try:
+        data, notice = atlas.resolve(value)
+    except NoPublishedRound:
+        raise PreventUpdate from None
+    return data, [notice] if notice else []
+
+
+def register(app: Dash, atlas: Atlas) -> None:
+    """Wire the page's callbacks to the rounds of ``atlas``."""
 
     @app.callback(
         Output(Ids.REGIONS, "url"),
@@ -48,6 +57,8 @@ def register(app: Dash, data: AtlasData) -> None:
         Output(Ids.LEGEND, "children"),
         Output(Ids.SUMMARY, "children"),
         Output(Ids.STATUS, "children"),
+        Output(Ids.DATA_LINE, "children"),
+        Input(Ids.ROUND, "value"),
         Input(Ids.VERSION, "value"),
         Input(Ids.LEVEL, "value"),
         Input(Ids.METRIC, "value"),
@@ -55,38 +66,57 @@ def register(app: Dash, data: AtlasData) -> None:
         Input(Ids.SCHEME, "value"),
         Input(Ids.K, "value"),
     )
-    def update_map(version, level, metric, stages, bottlenecks, platforms, countries, sizes, scheme, k):
+    def update_map(
+        round_, version, level, metric, stages, bottlenecks, platforms, countries, sizes, scheme, k
+    ):
         role = _role()
+        data, notices = _round(atlas, round_)
         raw = dict(zip(FILTER_NAMES, (stages, bottlenecks, platforms, countries, sizes), strict=True))
-        got, notices = _parse(data, version=version, level=level, metric=metric, scheme=scheme, k=k, **raw)
+        got, more = _parse(data, version=version, level=level, metric=metric, scheme=scheme, k=k, **raw)
         filters = inputs.filters_from_inputs(got)
         update = views.map_update(data, got.version, got.level, got.metric, filters, got.scheme, got.k, role)
-        status = " ".join([*notices, update.status]).strip()
-        return update.regions_url, update.classes, update.legend, update.cards, status
+        status = " ".join([*notices, *more, update.status]).strip()
+        line = views.data_line(data, got.version, role)
+        return update.regions_url, update.classes, update.legend, update.cards, status, line
+
+    @app.callback(
+        Output(Ids.COUNTRY, "options"),
+        Input(Ids.ROUND, "value"),
+    )
+    def country_options(round_):
+        _role()
+        data, _notices = _round(atlas, round_)
+        return views.country_options(data)
 
     @app.callback(
         Output(Ids.BASEMAP, "url"),
+        Input(Ids.ROUND, "value"),
         Input(Ids.VERSION, "value"),
     )
-    def update_basemap(version):
+    def update_basemap(round_, version):
         _role()
+        data, _notices = _round(atlas, round_)
         got, _notices = _parse(data, version=version)
         return views.geo_url("basemap", got.version, None, data.basemap_geojson(got.version).etag)
 
     @app.callback(
         Output(Ids.INFO, "children"),
         Input(Ids.REGIONS, "hoverData"),
+        State(Ids.ROUND, "value"),
         State(Ids.VERSION, "value"),
         State(Ids.LEVEL, "value"),
         State(Ids.METRIC, "value"),
         *FILTER_STATES,
         prevent_initial_call=True,
     )
-    def show_region(feature, version, level, metric, stages, bottlenecks, platforms, countries, sizes):
+    def show_region(
+        feature, round_, version, level, metric, stages, bottlenecks, platforms, countries, sizes
+    ):
         role = _role()
         code = inputs.region_code(feature)
         if code is None:
             return "Hover over a region"
+        data, _notices = _round(atlas, round_)
         raw = dict(zip(FILTER_NAMES, (stages, bottlenecks, platforms, countries, sizes), strict=True))
         got, _notices = _parse(data, version=version, level=level, metric=metric, **raw)
         filters = inputs.filters_from_inputs(got)
@@ -95,10 +125,11 @@ def register(app: Dash, data: AtlasData) -> None:
     # Only while the site layer is on do filter changes reach the server for it: the browser
     # gathers the query and sends nothing when the layer is off.
     app.clientside_callback(
-        "function(show, version, st, bn, pf, cn, sz, previous) {"
-        " return window.atlas.sitesQuery(show, version, [st, bn, pf, cn, sz], previous); }",
+        "function(show, round, version, st, bn, pf, cn, sz, previous) {"
+        " return window.atlas.sitesQuery(show, round, version, [st, bn, pf, cn, sz], previous); }",
         Output(Ids.SITES_QUERY, "data"),
         Input(Ids.POINTS, "value"),
+        Input(Ids.ROUND, "value"),
         Input(Ids.VERSION, "value"),
         *FILTER_INPUTS,
         State(Ids.SITES_QUERY, "data"),
@@ -114,6 +145,7 @@ def register(app: Dash, data: AtlasData) -> None:
         role = _role()
         if not isinstance(query, dict) or query.get("show") is not True:
             return None, {}
+        data, _notices = _round(atlas, query.get("round"))
         raw_filters = query.get("filters")
         if not isinstance(raw_filters, list) or len(raw_filters) != len(FILTER_NAMES):
             raw_filters = [None] * len(FILTER_NAMES)
@@ -128,37 +160,46 @@ def register(app: Dash, data: AtlasData) -> None:
     @app.callback(
         Output(Ids.DOWNLOAD_SITES, "data"),
         Input(Ids.EXPORT_SITES, "n_clicks"),
+        State(Ids.ROUND, "value"),
         State(Ids.VERSION, "value"),
         *FILTER_STATES,
         prevent_initial_call=True,
     )
-    def download_sites(clicks, version, stages, bottlenecks, platforms, countries, sizes):
+    def download_sites(clicks, round_, version, stages, bottlenecks, platforms, countries, sizes):
         role = _role()
         if not clicks:
             return no_update
+        data, _notices = _round(atlas, round_)
         raw = dict(zip(FILTER_NAMES, (stages, bottlenecks, platforms, countries, sizes), strict=True))
         got, _notices = _parse(data, version=version, **raw)
         filters = inputs.filters_from_inputs(got)
         content, name = views.export_sites(data, got.version, filters, dt.datetime.now(dt.UTC), role)
+        audit.record("export-sites", f"round {data.round} · NUTS {got.version} · {filters.describe()}")
         return dcc.send_bytes(content, name, type="text/csv")
 
     @app.callback(
         Output(Ids.DOWNLOAD_REGIONS, "data"),
         Input(Ids.EXPORT_REGIONS, "n_clicks"),
+        State(Ids.ROUND, "value"),
         State(Ids.VERSION, "value"),
         State(Ids.LEVEL, "value"),
         *FILTER_STATES,
         prevent_initial_call=True,
     )
-    def download_regions(clicks, version, level, stages, bottlenecks, platforms, countries, sizes):
+    def download_regions(clicks, round_, version, level, stages, bottlenecks, platforms, countries, sizes):
         role = _role()
         if not clicks:
             return no_update
+        data, _notices = _round(atlas, round_)
         raw = dict(zip(FILTER_NAMES, (stages, bottlenecks, platforms, countries, sizes), strict=True))
         got, _notices = _parse(data, version=version, level=level, **raw)
         filters = inputs.filters_from_inputs(got)
         now = dt.datetime.now(dt.UTC)
         content, name = views.export_regions(data, got.version, got.level, filters, now, role)
+        audit.record(
+            "export-regions",
+            f"round {data.round} · NUTS {got.version} level {got.level} · {filters.describe()}",
+        )
         return dcc.send_bytes(content, name, type="text/csv")
 
     app.clientside_callback(

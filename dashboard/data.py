@@ -1,7 +1,10 @@
-"""The dashboard's data access: one facility file, placed per NUTS version, results cached.
+"""The dashboard's data access: the published survey rounds, each placed per NUTS version.
 
-Everything here is computed on first use and kept for the life of the app (keyed by its
-arguments); callbacks only call these methods. No dash import.
+``Atlas`` is the one data provider the app holds: it lists the published rounds of the survey
+store, picks the default one and hands out an ``AtlasData`` per round. A round's content never
+changes once imported (a correction is a new round), so everything an ``AtlasData`` computes is
+cached for its life; publishing or discarding a round changes which rounds are offered, which
+``Atlas`` reads from the store on every request. Callbacks only call these methods. No dash import.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import gzip
 import hashlib
 import json
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +23,7 @@ import pandas as pd
 
 from geodata import disclosure, nuts, placement, records, vocab
 from geodata.aggregate import Filters, SiteIndex
-from geodata.store import Store
+from geodata.store import RoundInfo, Store, UnknownRound
 from layers import geometry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +43,21 @@ def _payload(obj: object) -> Payload:
     return Payload(gzip.compress(raw, 6, mtime=0), hashlib.sha256(raw).hexdigest()[:20])
 
 
+#: Geometry payloads built so far, by ETag: the geometry routes serve what a URL names, whichever
+#: round's map asked for it (rounds with sites in other countries draw more of the map).
+_GEOMETRY: dict[tuple[str, str], Payload] = {}
+
+
+def _geometry(kind: str, payload: Payload) -> Payload:
+    _GEOMETRY[(kind, payload.etag)] = payload
+    return payload
+
+
+def geometry_payload(kind: str, etag: object) -> Payload | None:
+    """The payload of ``kind`` ('regions-2021-2', 'basemap-2024') with this ETag, if built."""
+    return _GEOMETRY.get((kind, etag)) if isinstance(etag, str) else None
+
+
 def _round_name(store: Store, path: Path, checksum: str) -> str:
     """The file's name without its suffix, or with a checksum prefix when another file has it."""
     taken = {info.name: info.checksum for info in store.rounds()}
@@ -50,9 +69,10 @@ def _round_name(store: Store, path: Path, checksum: str) -> str:
 class AtlasData:
     """A survey round and everything derived from it for the screen.
 
-    With a ``store``, the file is imported into it as a published round, or the round with the
-    same checksum is reused, and the facilities are read back from the store; without one, the
-    file is read directly.
+    ``AtlasData(path)`` reads a facility file directly. With a ``store``, the file is imported
+    into it as a published round, or the round with the same checksum is reused, and the
+    facilities are read back from the store. ``AtlasData.of_round(store, info)`` reads a stored
+    round.
     """
 
     def __init__(
@@ -62,41 +82,71 @@ class AtlasData:
         scale: str = "20M",
         tolerance_km: float = 10.0,
         store: Store | None = None,
+        *,
+        round_info: RoundInfo | None = None,
+        shapes: Shapes | None = None,
     ) -> None:
-        self.path = Path(facility_path)
         self.rules = rules or disclosure.Rules.from_env()
         self.scale = scale
         self.tolerance_km = tolerance_km
-        checksum = hashlib.sha256(self.path.read_bytes()).hexdigest()
-        if store is None:
-            table = records.load_facilities(self.path)
-            self.round: str | None = None
-            self.facilities = table.facilities
-            self.rejected_rows = len(table.rejected)
+        self.published_at = None
+        if round_info is not None and store is not None:  # a stored round
+            self.path = Path(round_info.source_name)
+            checksum = round_info.checksum
+            self.round: str | None = round_info.name
+            self.facilities = store.facilities(round_info.name)
+            self.rejected_rows = round_info.rejected
+            self.published_at = round_info.published_at
         else:
-            report = store.import_file(
-                self.path, _round_name(store, self.path, checksum), "atlas", publish=True
-            )
-            self.round = report.round.name
-            self.facilities = store.facilities(self.round)
-            self.rejected_rows = report.round.rejected
+            self.path = Path(facility_path)
+            checksum = hashlib.sha256(self.path.read_bytes()).hexdigest()
+            if store is None:
+                table = records.load_facilities(self.path)
+                self.round = None
+                self.facilities = table.facilities
+                self.rejected_rows = len(table.rejected)
+            else:
+                report = store.import_file(
+                    self.path, _round_name(store, self.path, checksum), "atlas", publish=True
+                )
+                self.round = report.round.name
+                self.facilities = store.facilities(self.round)
+                self.rejected_rows = report.round.rejected
+                self.published_at = report.round.published_at
+        self.checksum = checksum
         #: names this dataset in URLs, so browsers never reuse another dataset's cached sites
         #: (keyed, so that it says nothing about the file to someone who holds a copy of it)
         self.fingerprint = hashlib.sha256(f"{self.rules.key}:{checksum}".encode()).hexdigest()[:16]
-        self.is_sample = self.path.resolve() == SAMPLE_FILE.resolve()
+        self.is_sample = checksum == sample_checksum()
         self.countries = sorted(set(self.facilities["country"].dropna()))
         self.map_countries = sorted(set(vocab.EU_MEMBER_STATES) | set(self.countries))
+        same = shapes is not None and shapes.scale == scale and shapes.countries == self.map_countries
+        self.shapes = shapes if shapes is not None and same else Shapes(scale, self.map_countries)
         # bound-method caches: results live as long as this object
         self._placing = threading.Lock()
         self.placed = functools.cache(self._placed)
         self.index = functools.cache(self._index)
         self._releases = functools.lru_cache(maxsize=512)(self._release)
         self.site_keys = functools.cache(self._site_keys)
-        self.region_geojson = functools.cache(self._region_geojson)
-        self.basemap_geojson = functools.cache(self._basemap_geojson)
         self.sites_geojson = functools.cache(self._sites_geojson)
-        self.level_codes = functools.cache(self._level_codes)
-        self.region_order = functools.cache(self._region_order)
+
+    @classmethod
+    def of_round(
+        cls,
+        store: Store,
+        info: RoundInfo,
+        rules: disclosure.Rules | None = None,
+        scale: str = "20M",
+        tolerance_km: float = 10.0,
+        shapes: Shapes | None = None,
+    ) -> AtlasData:
+        """The stored round ``info`` (``shapes``: reused if it draws the same countries)."""
+        return cls(SAMPLE_FILE, rules, scale, tolerance_km, store, round_info=info, shapes=shapes)
+
+    @property
+    def stem(self) -> str:
+        """What export file names start with: the round's name, else the file's."""
+        return self.round or self.path.stem
 
     @property
     def name(self) -> str:
@@ -154,9 +204,9 @@ class AtlasData:
         """Per-region figures of one level as ``role`` may see them."""
         return self.release(version, filters, role).table(level)
 
-    def _level_codes(self, version: int, level: int) -> tuple[str, ...]:
+    def level_codes(self, version: int, level: int) -> tuple[str, ...]:
         """Every NUTS_ID of one version and level."""
-        return tuple(nuts.load(version, level, self.scale)["NUTS_ID"])
+        return self.shapes.level_codes(version, level)
 
     def summary(
         self, version: int, filters: Filters, role: str
@@ -168,19 +218,17 @@ class AtlasData:
     def unplaced(self, version: int) -> int:
         return int(self.placed(version)["nuts3"].isna().sum())
 
-    def _region_order(self, version: int, level: int) -> list[str]:
-        return geometry.region_order(nuts.load(version, level, self.scale), self.map_countries)
+    def region_order(self, version: int, level: int) -> list[str]:
+        return self.shapes.region_order(version, level)
 
     def geometry_key(self, version: int, level: int) -> str:
         return f"{version}-{level}"
 
-    def _region_geojson(self, version: int, level: int) -> Payload:
-        regions = nuts.load(version, level, self.scale)
-        key = self.geometry_key(version, level)
-        return _payload(geometry.regions_geojson(regions, key, self.map_countries))
+    def region_geojson(self, version: int, level: int) -> Payload:
+        return self.shapes.region_geojson(version, level)
 
-    def _basemap_geojson(self, version: int) -> Payload:
-        return _payload(geometry.basemap_geojson(nuts.load(version, 0, self.scale), self.map_countries))
+    def basemap_geojson(self, version: int) -> Payload:
+        return self.shapes.basemap_geojson(version)
 
     def visible(self, version: int, role: str) -> np.ndarray:
         """Positions in the site index of the sites ``role`` may see one by one."""
@@ -207,3 +255,124 @@ class AtlasData:
         targets = {"europe": geometry.EUROPE_BOUNDS}
         targets.update(geometry.bounds_of(nuts.load(version, 2, self.scale), geometry.OUTERMOST))
         return targets
+
+
+class Shapes:
+    """Region codes, order and shapes of every NUTS version and level, for one set of drawn
+    countries; built once, shared by every round that draws the same countries."""
+
+    def __init__(self, scale: str, countries: list[str]) -> None:
+        self.scale, self.countries = scale, countries
+        self.level_codes = functools.cache(self._level_codes)
+        self.region_order = functools.cache(self._region_order)
+        self.region_geojson = functools.cache(self._region_geojson)
+        self.basemap_geojson = functools.cache(self._basemap_geojson)
+
+    def _level_codes(self, version: int, level: int) -> tuple[str, ...]:
+        return tuple(nuts.load(version, level, self.scale)["NUTS_ID"])
+
+    def _region_order(self, version: int, level: int) -> list[str]:
+        return geometry.region_order(nuts.load(version, level, self.scale), self.countries)
+
+    def _region_geojson(self, version: int, level: int) -> Payload:
+        regions = nuts.load(version, level, self.scale)
+        payload = _payload(geometry.regions_geojson(regions, f"{version}-{level}", self.countries))
+        return _geometry(f"regions-{version}-{level}", payload)
+
+    def _basemap_geojson(self, version: int) -> Payload:
+        payload = _payload(geometry.basemap_geojson(nuts.load(version, 0, self.scale), self.countries))
+        return _geometry(f"basemap-{version}", payload)
+
+
+@functools.cache
+def sample_checksum() -> str:
+    """SHA-256 of the bundled fictional sample (a round with it is shown as sample data)."""
+    return hashlib.sha256(SAMPLE_FILE.read_bytes()).hexdigest()
+
+
+class NoPublishedRound(UnknownRound):
+    """The store holds no published round."""
+
+
+class Atlas:
+    """The dashboard's data provider: the published rounds of the survey store.
+
+    The round of the start-up file (``--data``, or the bundled sample) is the default until a
+    round is published after start; from then on the newest published round is. Up to ``keep``
+    rounds stay in memory with their caches (least recently used go first).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        start_path: str | Path = SAMPLE_FILE,
+        rules: disclosure.Rules | None = None,
+        scale: str = "20M",
+        tolerance_km: float = 10.0,
+        keep: int = 4,
+    ) -> None:
+        self.store = store
+        self.rules = rules or disclosure.Rules.from_env()
+        self.scale, self.tolerance_km, self.keep = scale, tolerance_km, keep
+        self.start = AtlasData(start_path, self.rules, scale, tolerance_km, store=store)
+        #: the demo (role switcher, no accounts) serves the bundled sample file itself
+        self.demo = Path(start_path).resolve() == SAMPLE_FILE.resolve()
+        self._started = self.start.published_at
+        self._lock = threading.Lock()
+        self._loaded: OrderedDict[tuple[str, str], AtlasData] = OrderedDict()
+        self._loaded[(str(self.start.round), self.start.checksum)] = self.start
+
+    def published(self) -> list[RoundInfo]:
+        """The published rounds, newest first (read from the store each time: another worker or
+        the command line may have published or discarded one)."""
+        rounds = [info for info in self.store.rounds() if info.status == "published"]
+        return sorted(
+            rounds, key=lambda info: (info.published_at is not None, info.published_at), reverse=True
+        )
+
+    def default_round(self, published: list[RoundInfo] | None = None) -> str:
+        """The round shown when none is picked. Raises NoPublishedRound."""
+        published = self.published() if published is None else published
+        if not published:
+            raise NoPublishedRound("no round is published; an official can import and publish one")
+        newest = published[0]
+        start = next((info for info in published if info.name == self.start.round), None)
+        if start is None or (newest.published_at and self._started and newest.published_at > self._started):
+            return newest.name
+        return start.name
+
+    def get(self, name: object = None) -> AtlasData:
+        """The published round ``name`` (None: the default round).
+
+        Raises UnknownRound when no published round has that name."""
+        published = self.published()
+        wanted = self.default_round(published) if name is None else name
+        info = next((i for i in published if i.name == wanted), None)
+        if info is None:
+            raise UnknownRound(f"no published round named {str(wanted)[:80]!r}")
+        key = (info.name, info.checksum)
+        with self._lock:
+            found = self._loaded.get(key)
+            if found is not None:
+                self._loaded.move_to_end(key)
+                return found
+        data = AtlasData.of_round(
+            self.store, info, self.rules, self.scale, self.tolerance_km, shapes=self.start.shapes
+        )
+        with self._lock:
+            found = self._loaded.setdefault(key, data)
+            self._loaded.move_to_end(key)
+            while len(self._loaded) > self.keep:
+                self._loaded.popitem(last=False)
+        return found
+
+    def resolve(self, name: object) -> tuple[AtlasData, str | None]:
+        """The round a request asks for, or the default round with a notice saying why."""
+        if name is None or name == "":
+            return self.get(None), None
+        try:
+            return self.get(name), None
+        except UnknownRound:
+            if isinstance(name, str):
+                return self.get(None), f"No published round named {name[:60]!r}; showing the latest."
+            return self.get(None), "The round must be given by its name; showing the latest."

@@ -27,10 +27,13 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def provenance(dataset: str, version: int, filters: Filters, role: str, now: dt.datetime) -> dict[str, str]:
-    """The columns every exported row carries."""
+def provenance(
+    dataset: str, version: int, filters: Filters, role: str, now: dt.datetime, round_name: str | None = None
+) -> dict[str, str]:
+    """The columns every exported row carries (``round``: the survey round, where stored)."""
     return {
         "dataset": dataset,
+        **({"round": round_name} if round_name else {}),
         "nuts_version": f"NUTS {version}",
         "filters": filters.describe(),
         "role": role,

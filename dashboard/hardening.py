@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import secrets
+from collections.abc import Callable
 from types import TracebackType
 
 from flask import Flask, Response, g, has_request_context, jsonify, request
@@ -72,12 +73,16 @@ def harden(server: Flask, *, max_body: int = 256 * 1024) -> None:
         raise ValueError(f"max_body must be a positive number of bytes; got {max_body!r}")
     if _EXTENSION in server.extensions:
         raise ValueError("harden() was already applied to this server")
-    server.extensions[_EXTENSION] = {"max_body": max_body}
+    server.extensions[_EXTENSION] = {"max_body": max_body, "uploads": {}}
     server.config["MAX_CONTENT_LENGTH"] = max_body
 
     def check_request() -> Response | None:
         length = request.content_length
-        if length is not None and length > max_body:
+        limit = max_body
+        upload = server.extensions[_EXTENSION]["uploads"].get(request.path)
+        if upload is not None and request.method == "POST" and upload[1]():
+            limit = request.max_content_length = upload[0]
+        if length is not None and length > limit:
             raise RequestEntityTooLarge()
         if request.method != "POST" or not request.path.endswith(DASH_UPDATE):
             return None
@@ -109,6 +114,14 @@ def harden(server: Flask, *, max_body: int = 256 * 1024) -> None:
     server.before_request(check_request)
     for key in (400, 413, 500, Exception):
         server.register_error_handler(key, handle)
+
+
+def allow_upload(server: Flask, path: str, limit: int, allowed: Callable[[], bool]) -> None:
+    """Let POSTs to ``path`` carry up to ``limit`` bytes when ``allowed()`` says so (e.g. the
+    signed-in role may upload); every other request keeps ``harden``'s limit."""
+    if _EXTENSION not in server.extensions:
+        raise ValueError("apply harden() before allow_upload()")
+    server.extensions[_EXTENSION]["uploads"][path] = (limit, allowed)
 
 
 def check_callback_body(body: object) -> str | None:

@@ -30,3 +30,6 @@ class Ids:
     DOWNLOAD_SITES = "download-sites"
     DOWNLOAD_REGIONS = "download-regions"
     STATUS = "status"
+    ROUND = "round"  # the published survey round shown
+    COMPARE = "compare-round"  # an earlier round to show the change from, or none
+    DATA_LINE = "data-line"

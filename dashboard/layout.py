@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import dash_bootstrap_components as dbc
 import dash_leaflet as dl
@@ -31,6 +32,9 @@ class PageInfo:
     demo: bool
     countries: list[str]
     jump_targets: dict[str, list[list[float]]]
+    #: the published rounds, newest first, as (name, label), and the one shown
+    rounds: tuple[tuple[str, str], ...] = ()
+    round: str | None = None
 
 
 def _options(codes: dict[str, str]) -> list[dict[str, str]]:
@@ -100,6 +104,12 @@ def header(info: PageInfo, viewer: Viewer) -> html.Header:
                 className="me-2",
             )
         )
+    if viewer.role == "official":
+        badges.append(
+            html.A(
+                "Import a round", href="/import", className="btn btn-sm btn-outline-primary", id="import-link"
+            )
+        )
     data_line = (
         f"{info.dataset} · {_count(viewer.sites)} sites of {_count(viewer.companies)} companies · "
         f"{info.survey_period} · NUTS boundaries: {nuts.SOURCE} · {nuts.ATTRIBUTION}"
@@ -127,6 +137,7 @@ def filter_panel(info: PageInfo) -> html.Div:
     ]
     return html.Div(
         [
+            *_round_controls(info),
             dbc.Label("NUTS level", html_for=Ids.LEVEL, className="filter-label"),
             dbc.RadioItems(
                 id=Ids.LEVEL,
@@ -181,6 +192,20 @@ def filter_panel(info: PageInfo) -> html.Div:
         ],
         className="atlas-filters",
     )
+
+
+def _round_controls(info: PageInfo) -> list[Any]:
+    """The survey round shown (newest by default) and an earlier one to compare it with."""
+    options = [{"label": label, "value": name} for name, label in info.rounds]
+    return [
+        dbc.Label("Survey round", html_for=Ids.ROUND, className="filter-label"),
+        dcc.Dropdown(id=Ids.ROUND, options=options, value=info.round, clearable=False, className="mb-2"),
+        dbc.Label("Compare with round", html_for=Ids.COMPARE, className="filter-label"),
+        dcc.Dropdown(
+            id=Ids.COMPARE, options=options, value=None, placeholder="No comparison", className="mb-2"
+        ),
+        html.Hr(),
+    ]
 
 
 def _jump_control(info: PageInfo) -> html.Div:

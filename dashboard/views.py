@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import dash_bootstrap_components as dbc
 import numpy as np
@@ -15,7 +16,7 @@ from dash import html
 
 from dashboard.data import AtlasData
 from dashboard.exports import provenance, regions_table, sites_table, to_csv_bytes
-from geodata import disclosure, vocab
+from geodata import disclosure, nuts, vocab
 from geodata.aggregate import Filters
 from layers import bitset, choropleth, geometry
 from layers.choropleth import LegendEntry
@@ -170,7 +171,29 @@ def sites_url(data: AtlasData, version: int, role: str) -> str:
     """URL of the site points ``role`` may see (the role group names the payload, so a browser
     never reuses one role's cached points for another)."""
     group = "official" if disclosure.group_of(role) == "official" else "listed"
-    return f"/atlas/geo/sites-{version}.json?v={data.fingerprint}-{group}"
+    where = f"round={quote(data.round, safe='')}&" if data.round else ""
+    return f"/atlas/geo/sites-{version}.json?{where}v={data.fingerprint}-{group}"
+
+
+def _count(value: float | None) -> str:
+    return "withheld" if value is None else f"{round(value):,}"
+
+
+def data_line(data: AtlasData, version: int, role: str) -> str:
+    """The header's line about the round shown: its name, its sites and companies as ``role``
+    may see them, when it was surveyed and published, and the boundaries' source."""
+    totals, _why = data.summary(version, Filters(), role)
+    name = f"Round {data.round} ({data.name})" if data.round else data.name
+    published = f" · published {data.published_at:%d %b %Y}" if data.published_at else ""
+    return (
+        f"{name} · {_count(totals.get('facilities'))} sites of {_count(totals.get('companies'))} companies · "
+        f"{data.survey_period()}{published} · NUTS boundaries: {nuts.SOURCE} · {nuts.ATTRIBUTION}"
+    )
+
+
+def country_options(data: AtlasData) -> list[dict[str, str]]:
+    """The country filter's choices: the countries of the round's sites."""
+    return [{"label": f"{vocab.EU_MEMBER_STATES.get(c, c)} ({c})", "value": c} for c in data.countries]
 
 
 def sites_hideout(data: AtlasData, version: int, filters: Filters, role: str) -> dict[str, object]:
@@ -192,18 +215,18 @@ def sites_export(
     data: AtlasData, version: int, filters: Filters, rows: np.ndarray, now: dt.datetime, role: str
 ) -> tuple[pd.DataFrame, str]:
     """The sites CSV's table for ``rows`` (from :func:`matching_site_rows`) and its file name."""
-    meta = provenance(data.name, version, filters, role, now)
+    meta = provenance(data.name, version, filters, role, now, data.round)
     table = sites_table(data.placed(version), list(rows), role, data.names(version), meta)
-    return table, f"sites_{data.path.stem}_nuts{version}_{_stamp(now)}.csv"
+    return table, f"sites_{data.stem}_nuts{version}_{_stamp(now)}.csv"
 
 
 def regions_export(
     data: AtlasData, version: int, level: int, filters: Filters, now: dt.datetime, role: str
 ) -> tuple[pd.DataFrame, str]:
     """The regions CSV's table (the disclosure engine's release for ``role``) and its file name."""
-    meta = provenance(data.name, version, filters, role, now)
+    meta = provenance(data.name, version, filters, role, now, data.round)
     table = regions_table(data.regions(version, level, filters, role), level, data.names(version), meta)
-    return table, f"regions_{data.path.stem}_nuts{version}_level{level}_{_stamp(now)}.csv"
+    return table, f"regions_{data.stem}_nuts{version}_level{level}_{_stamp(now)}.csv"
 
 
 def export_sites(

@@ -14,10 +14,27 @@ pytestmark = pytest.mark.integration
 PASSWORD = "correct horse battery staple"
 
 
+@pytest.fixture(autouse=True)
+def own_store(tmp_path, monkeypatch):
+    """Each test its own survey store: the rounds published here must not become the newest
+    round of the other tests' apps."""
+    monkeypatch.setenv("ATLAS_DATABASE_URL", f"sqlite:///{tmp_path / 'own.sqlite'}")
+
+
 @pytest.fixture
 def copy_of_sample(tmp_path, real_nuts):
     path = tmp_path / "survey.csv"
     shutil.copy(SAMPLE_FILE, path)
+    return path
+
+
+@pytest.fixture
+def other_survey(tmp_path, real_nuts):
+    """Not the sample: the sample with one more site (the 'fictional' badge follows the content)."""
+    path = tmp_path / "other.csv"
+    lines = SAMPLE_FILE.read_text(encoding="utf-8").splitlines()
+    extra = lines[1].split(",", 1)[1]
+    path.write_text("\n".join([*lines, f"X-OTHER-1,{extra}"]) + "\n", encoding="utf-8")
     return path
 
 
@@ -38,14 +55,14 @@ def test_the_demo_is_served_on_loopback_only(capsys) -> None:
     assert "127.0.0.1 only" in capsys.readouterr().err
 
 
-def test_other_data_with_accounts_signs_in_and_has_no_role_switcher(copy_of_sample, tmp_path, monkeypatch):
+def test_other_data_with_accounts_signs_in_and_has_no_role_switcher(other_survey, tmp_path, monkeypatch):
     path = tmp_path / "users.json"
     users.save_users(path, {})
     monkeypatch.setenv("ATLAS_SECRET_KEY", "k" * 40)
     monkeypatch.setenv("ATLAS_USERS", str(path))
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO(PASSWORD + "\n"))
     assert users.main(["--file", str(path), "add", "anna", "--role", "cluster", "--password-stdin"]) == 0
-    server = atlas.create_app(copy_of_sample).server
+    server = atlas.create_app(other_survey).server
     client = server.test_client()
     assert client.get("/").status_code == 302
     assert client.post("/demo/role/official").status_code == 404

@@ -18,7 +18,7 @@ from flask_login import login_user
 from dashboard import auth, views
 from dashboard.data import SAMPLE_FILE, AtlasData
 from dashboard.ids import Ids
-from geodata import disclosure
+from geodata import disclosure, store
 from geodata.aggregate import Filters
 from layers import bitset
 
@@ -42,9 +42,10 @@ def app(real_nuts):
 
 
 @pytest.fixture(scope="module")
-def data(real_nuts) -> AtlasData:
-    """The same data and rules as the app (the rules come from the environment there too)."""
-    return AtlasData(SAMPLE_FILE, rules=disclosure.Rules.from_env())
+def data(app) -> AtlasData:
+    """The app's round, read back from the store on its own, with the same rules (the rules come
+    from the environment there too)."""
+    return AtlasData(SAMPLE_FILE, rules=disclosure.Rules.from_env(), store=store.connect())
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +81,8 @@ def callback(app, component_id: str, prop: str):
 def test_update_map(app, data: AtlasData, raw: pd.DataFrame) -> None:
     update_map = callback(app, Ids.REGION_CLASSES, "data")
     with signed_in(app, "official"):
-        url, hideout, legend, cards, status = update_map(
-            "2021", "3", "facilities", ["fill_finish"], None, None, None, None, "quantiles", "5"
+        url, hideout, legend, cards, status, line = update_map(
+            None, "2021", "3", "facilities", ["fill_finish"], None, None, None, None, "quantiles", "5"
         )
     filters = Filters(stages=("fill_finish",))
     expected = views.map_update(data, 2021, 3, "facilities", filters, "quantiles", 5, "official")
@@ -92,6 +93,7 @@ def test_update_map(app, data: AtlasData, raw: pd.DataFrame) -> None:
     assert len(hideout["cls"]) == len(data.region_order(2021, 3))
     assert status == ""  # every sample site is placed
     assert isinstance(legend, html.Div)
+    assert line.startswith("Round sample_facilities (sample_facilities.csv) · 350 sites of 300 companies")
     assert [card.id for card in cards] == [
         "card-sites",
         "card-companies",
@@ -106,7 +108,7 @@ def test_update_map(app, data: AtlasData, raw: pd.DataFrame) -> None:
 def test_update_map_for_a_cluster_uses_the_cluster_release(app, data: AtlasData) -> None:
     update_map = callback(app, Ids.REGION_CLASSES, "data")
     with signed_in(app, "cluster"):
-        _, hideout, _, cards, _ = update_map(2021, 3, "capacity", *NO_FILTERS, "quantiles", 5)
+        _, hideout, _, cards, _, _ = update_map(None, 2021, 3, "capacity", *NO_FILTERS, "quantiles", 5)
     expected = views.map_update(data, 2021, 3, "capacity", Filters(), "quantiles", 5, "cluster")
     assert hideout == expected.classes
     assert -3 in hideout["cls"]  # withheld regions
@@ -120,7 +122,9 @@ def test_update_map_for_a_cluster_uses_the_cluster_release(app, data: AtlasData)
 def test_update_map_specialisation_without_stage_has_a_note(app) -> None:
     update_map = callback(app, Ids.LEGEND, "children")
     with signed_in(app, "official"):
-        _, hideout, legend, _, _ = update_map(2024, 2, "specialisation", *NO_FILTERS, "equal_interval", 3)
+        _, hideout, legend, _, _, _ = update_map(
+            None, 2024, 2, "specialisation", *NO_FILTERS, "equal_interval", 3
+        )
     assert hideout["key"] == "2024-2"
     assert hideout["colors"] == []
     assert max(hideout["cls"]) == -2  # no location quotient without a stage: nothing is coloured
@@ -130,24 +134,27 @@ def test_update_map_specialisation_without_stage_has_a_note(app) -> None:
 def test_update_map_says_which_inputs_it_ignored(app) -> None:
     update_map = callback(app, Ids.STATUS, "children")
     with signed_in(app, "cluster"):
-        _, hideout, _, _, status = update_map("1999", 3, "doses", ["baking"], None, None, None, None, "x", 5)
+        _, hideout, _, _, status, _ = update_map(
+            ["x"], "1999", 3, "doses", ["baking"], None, None, None, None, "x", 5
+        )
     assert hideout["key"] == "2021-3"
     assert "Ignored NUTS version '1999' (used 2021)" in status
     assert "Ignored unknown stage code 'baking'" in status
+    assert "The round must be given by its name; showing the latest." in status
 
 
 def test_update_basemap(app, data: AtlasData) -> None:
     update_basemap = callback(app, Ids.BASEMAP, "url")
     with signed_in(app, "cluster"):
-        assert update_basemap("2021") == f"/atlas/geo/basemap-2021.json?v={data.basemap_geojson(2021).etag}"
+        assert update_basemap(None, "2021") == f"/atlas/geo/basemap-2021.json?v={data.basemap_geojson(2021).etag}"
 
 
 def test_show_region(app, data: AtlasData) -> None:
     show_region = callback(app, Ids.INFO, "children")
     with signed_in(app, "official"):
-        assert show_region(None, 2021, 3, "facilities", *NO_FILTERS) == "Hover over a region"
+        assert show_region(None, None, 2021, 3, "facilities", *NO_FILTERS) == "Hover over a region"
         code = data.placed(2021)["nuts3"].iloc[0]
-        lines = show_region({"properties": {"id": code}}, "2021", "3", "facilities", *NO_FILTERS)
+        lines = show_region({"properties": {"id": code}}, None, "2021", "3", "facilities", *NO_FILTERS)
     assert lines[0].children == f"{data.names(2021)[code]} ({code})"
     assert lines[1].children.startswith("Sites: ")
 
@@ -157,7 +164,7 @@ def test_show_region_for_a_cluster_says_withheld(app, data: AtlasData) -> None:
     table = data.regions(2021, 3, Filters(), "official")
     code = table.index[(table["companies"] > 0) & (table["companies"] < 3)][0]
     with signed_in(app, "cluster"):
-        lines = show_region({"properties": {"id": code}}, 2021, 3, "capacity", *NO_FILTERS)
+        lines = show_region({"properties": {"id": code}}, "sample_facilities", 2021, 3, "capacity", *NO_FILTERS)
     assert [line.children for line in lines[1:]] == [
         "Capacity: withheld (confidential: too few companies)",
         "Sites: withheld",
@@ -171,12 +178,12 @@ def test_update_sites(app, data: AtlasData, raw: pd.DataFrame) -> None:
         assert update_sites(None) == (None, {})
         assert update_sites({"show": False}) == (None, {})
         url, hideout = update_sites(query)
-    assert url == f"/atlas/geo/sites-2021.json?v={data.fingerprint}-official"
+    assert url == f"/atlas/geo/sites-2021.json?round=sample_facilities&v={data.fingerprint}-official"
     assert hideout["n"] == len(raw)
     assert bitset.decode(hideout["bits"], hideout["n"]).sum() == (raw["country"] == "DE").sum()
     with signed_in(app, "cluster"):
         url, hideout = update_sites(query)
-    assert url == f"/atlas/geo/sites-2021.json?v={data.fingerprint}-listed"
+    assert url == f"/atlas/geo/sites-2021.json?round=sample_facilities&v={data.fingerprint}-listed"
     assert hideout["n"] == raw["listed"].sum()
     german = (raw["country"] == "DE") & raw["listed"]
     assert bitset.decode(hideout["bits"], hideout["n"]).sum() == german.sum()
@@ -193,9 +200,9 @@ def sent_csv(sent: dict) -> pd.DataFrame:
 def test_download_sites(app, raw: pd.DataFrame) -> None:
     download_sites = callback(app, Ids.DOWNLOAD_SITES, "data")
     with signed_in(app, "official"):
-        assert download_sites(None, 2021, *NO_FILTERS) is no_update
-        assert download_sites(0, 2021, *NO_FILTERS) is no_update
-        sent = download_sites(1, "2021", ["fill_finish"], None, None, ["DE"], None)
+        assert download_sites(None, None, 2021, *NO_FILTERS) is no_update
+        assert download_sites(0, None, 2021, *NO_FILTERS) is no_update
+        sent = download_sites(1, "sample_facilities", "2021", ["fill_finish"], None, None, ["DE"], None)
     assert sent["filename"].startswith("sites_sample_facilities_nuts2021_")
     assert sent["filename"].endswith(".csv")
     stamp = sent["filename"].removeprefix("sites_sample_facilities_nuts2021_").removesuffix(".csv")
@@ -211,7 +218,7 @@ def test_download_sites(app, raw: pd.DataFrame) -> None:
 def test_download_sites_for_a_cluster(app, raw: pd.DataFrame) -> None:
     download_sites = callback(app, Ids.DOWNLOAD_SITES, "data")
     with signed_in(app, "cluster"):
-        rows = sent_csv(download_sites(1, 2021, *NO_FILTERS))
+        rows = sent_csv(download_sites(1, None, 2021, *NO_FILTERS))
     assert rows["facility_id"].tolist() == raw.loc[raw["listed"], "facility_id"].tolist()
     assert not set(SENSITIVE) & set(rows.columns)
     assert set(rows["role"]) == {"cluster"}
@@ -220,8 +227,8 @@ def test_download_sites_for_a_cluster(app, raw: pd.DataFrame) -> None:
 def test_download_regions(app, data: AtlasData) -> None:
     download_regions = callback(app, Ids.DOWNLOAD_REGIONS, "data")
     with signed_in(app, "official"):
-        assert download_regions(None, 2021, 2, *NO_FILTERS) is no_update
-        sent = download_regions(2, "2021", "2", None, ["vials_stoppers"], None, None, None)
+        assert download_regions(None, None, 2021, 2, *NO_FILTERS) is no_update
+        sent = download_regions(2, None, "2021", "2", None, ["vials_stoppers"], None, None, None)
     assert sent["filename"].startswith("regions_sample_facilities_nuts2021_level2_")
     rows = sent_csv(sent)
     table = data.regions(2021, 2, Filters(bottlenecks=("vials_stoppers",)), "official")
@@ -233,7 +240,7 @@ def test_download_regions(app, data: AtlasData) -> None:
 def test_download_regions_for_a_cluster_gives_reasons(app) -> None:
     download_regions = callback(app, Ids.DOWNLOAD_REGIONS, "data")
     with signed_in(app, "cluster"):
-        rows = sent_csv(download_regions(1, 2021, 3, *NO_FILTERS))
+        rows = sent_csv(download_regions(1, None, 2021, 3, *NO_FILTERS))
     withheld = rows["facilities_withheld"].notna()
     assert withheld.any()
     assert rows.loc[withheld, "facilities"].isna().all()
@@ -244,12 +251,13 @@ def test_download_regions_for_a_cluster_gives_reasons(app) -> None:
 @pytest.mark.parametrize(
     ("output", "args"),
     [
-        ((Ids.REGION_CLASSES, "data"), (2021, 3, "facilities", *NO_FILTERS, "quantiles", 5)),
-        ((Ids.BASEMAP, "url"), (2021,)),
-        ((Ids.INFO, "children"), ({"properties": {"id": "DE111"}}, 2021, 3, "facilities", *NO_FILTERS)),
+        ((Ids.REGION_CLASSES, "data"), (None, 2021, 3, "facilities", *NO_FILTERS, "quantiles", 5)),
+        ((Ids.BASEMAP, "url"), (None, 2021)),
+        ((Ids.INFO, "children"), ({"properties": {"id": "DE111"}}, None, 2021, 3, "facilities", *NO_FILTERS)),
         ((Ids.SITES, "hideout"), ({"show": True, "version": 2021, "filters": list(NO_FILTERS)},)),
-        ((Ids.DOWNLOAD_SITES, "data"), (1, 2021, *NO_FILTERS)),
-        ((Ids.DOWNLOAD_REGIONS, "data"), (1, 2021, 2, *NO_FILTERS)),
+        ((Ids.DOWNLOAD_SITES, "data"), (1, None, 2021, *NO_FILTERS)),
+        ((Ids.DOWNLOAD_REGIONS, "data"), (1, None, 2021, 2, *NO_FILTERS)),
+        ((Ids.COUNTRY, "options"), (None,)),
     ],
 )
 def test_nothing_is_computed_without_a_role(app, output: tuple[str, str], args: tuple) -> None:

@@ -426,10 +426,14 @@ def test_filters_from_treats_empty_inputs_as_all() -> None:
 
 def test_warm_builds_every_region_shape_before_the_first_request(real_nuts) -> None:
     data = AtlasData(SAMPLE_FILE, rules=disclosure.Rules(key="test-key"))
-    assert data.region_geojson.cache_info().currsize == 0
+    shapes = data.shapes
+    assert shapes.region_geojson.cache_info().currsize == 0
     data.warm()
-    assert data.region_geojson.cache_info().currsize == 8  # 2 versions x 4 levels
-    assert data.basemap_geojson.cache_info().currsize == 2
-    hits = data.region_geojson.cache_info().hits
+    assert shapes.region_geojson.cache_info().currsize == 8  # 2 versions x 4 levels
+    assert shapes.basemap_geojson.cache_info().currsize == 2
+    hits = shapes.region_geojson.cache_info().hits
     views.map_update(data, 2021, 3, "facilities", Filters(), "quantiles", 5, "cluster")
-    assert data.region_geojson.cache_info().hits == hits + 1  # served from what warm() built
+    assert shapes.region_geojson.cache_info().hits == hits + 1  # served from what warm() built
+    # another round drawing the same countries shares the shapes: nothing is built twice
+    other = AtlasData(SAMPLE_FILE, rules=disclosure.Rules(key="test-key"), shapes=shapes)
+    assert other.shapes is shapes
