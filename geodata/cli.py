@@ -1,5 +1,5 @@
 """Command line: ``python -m geodata assign | validate | fetch-nuts | audit-disclosure | template``, and the
-survey store's ``import | rounds | publish | discard | export-store | import-store``
+survey store's ``import | rounds | history | publish | discard | export-store | import-store``
 (geodata.store.commands).
 
 Exit codes: 0 ran; 1 validate found rejected rows, or audit-disclosure found a protected figure
@@ -102,6 +102,15 @@ def _add_store_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     imported.set_defaults(run=_run_store, store_command="import")
     rounds = sub.add_parser("rounds", help="list the survey rounds in the store")
     rounds.set_defaults(run=_run_store, store_command="rounds")
+    history = sub.add_parser(
+        "history",
+        help="follow a site (facility_id) or a company's sites (company_id) across the published rounds",
+    )
+    which = history.add_mutually_exclusive_group(required=True)
+    which.add_argument("--facility", metavar="ID", help="the site's facility_id")
+    which.add_argument("--company", metavar="ID", help="the company's company_id (all its sites)")
+    history.add_argument("--include-drafts", action="store_true", help="show draft rounds too")
+    history.set_defaults(run=_run_store, store_command="history")
     for command, what in (("publish", "publish a draft round"), ("discard", "withdraw a round")):
         decide = sub.add_parser(command, help=what)
         decide.add_argument("name", metavar="NAME", help="the round's name")

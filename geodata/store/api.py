@@ -6,6 +6,7 @@ process with ``geodata.store.connect()`` and share it; it is safe to use from se
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -222,6 +223,17 @@ class Store:
         query = query.join(Round, Import.round_id == Round.id).order_by(Import.id)
         return self._frame(query)
 
+    def history(
+        self, *, facility_id: str | None = None, company_id: str | None = None, include_drafts: bool = False
+    ) -> pd.DataFrame:
+        """A site (``facility_id``) or a company's sites (``company_id``) across the published
+        rounds, with what changed from round to round; see ``geodata.store.history``."""
+        from geodata.store import history
+
+        return history.site_history(
+            self, facility_id=facility_id, company_id=company_id, include_drafts=include_drafts
+        )
+
     # -- requests and audit log --------------------------------------------------------------
 
     def request_introduction(
@@ -268,6 +280,14 @@ class Store:
         'sign-in') under ``role``; ``detail`` says on what."""
         with database.writing(self.engine) as session:
             session.add(AuditEntry(at=utc_now(), user_name=user, role=role, action=action, detail=detail))
+
+    def log_entries(self, entries: list[tuple[dt.datetime, str, str, str, str]]) -> None:
+        """Append several audit entries (at, user, role, action, detail) in one transaction."""
+        with database.writing(self.engine) as session:
+            session.add_all(
+                AuditEntry(at=at, user_name=user, role=role, action=action, detail=detail)
+                for at, user, role, action, detail in entries
+            )
 
     def audit_log(self) -> pd.DataFrame:
         """The audit log, oldest first: at (UTC), user_name, role, action, detail."""

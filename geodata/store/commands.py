@@ -1,8 +1,9 @@
 """The store's commands of ``python -m geodata`` (parsed in geodata.cli, run here).
 
-import FILE --round NAME [--publish] [--user NAME], rounds, publish NAME, discard NAME,
-export-store OUT.gpkg, import-store IN.gpkg. The store is the one ``connect()`` opens
-(``ATLAS_DATABASE_URL`` or the SQLite file in the user data folder).
+import FILE --round NAME [--publish] [--user NAME], rounds, history (--facility ID | --company ID)
+[--include-drafts], publish NAME, discard NAME, export-store OUT.gpkg, import-store IN.gpkg.
+The store is the one ``connect()`` opens (``ATLAS_DATABASE_URL`` or the SQLite file in the user
+data folder).
 Exit codes: 0 done (also when rows were rejected); 2 unreadable input, missing NUTS data, a
 store that cannot be opened, or a request the store refuses (the message says why).
 """
@@ -12,8 +13,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 
 from geodata import nuts
@@ -30,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     handlers: dict[str, Callable[[Store, argparse.Namespace], int]] = {
         "import": _import,
         "rounds": _rounds,
+        "history": _history,
         "publish": _publish,
         "discard": _discard,
         "export-store": _export,
@@ -119,8 +123,79 @@ def format_rounds(rounds: list[RoundInfo]) -> str:
         (r.name, r.status, str(r.sites), str(r.rejected), _when(r.imported_at), r.imported_by, r.source_name)
         for r in rounds
     ]
+    return _table(header, rows, numeric={2, 3})
+
+
+def _history(atlas: Store, args: argparse.Namespace) -> int:
+    try:
+        found = atlas.history(
+            facility_id=args.facility, company_id=args.company, include_drafts=args.include_drafts
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if found.empty:
+        rounds = "published or draft round" if args.include_drafts else "published round"
+        what = (
+            f"site {args.facility!r}" if args.facility is not None else f"a site of company {args.company!r}"
+        )
+        print(f"no {rounds} holds {what}", file=sys.stderr)
+        return 0
+    print(format_history(found))
+    return 0
+
+
+def format_history(found: pd.DataFrame) -> str:
+    """A ``Store.history`` frame as an aligned text table (blank cells: absent; lists joined by ;)."""
+    header = (
+        "round",
+        "published (UTC)",
+        "facility",
+        "company",
+        "company_id",
+        "country",
+        "nuts3 2021",
+        "nuts3 2024",
+        "stages",
+        "bottlenecks",
+        "doses/month",
+        "available",
+        "public",
+        "change",
+    )
+    rows = [
+        (
+            str(site["round"]),
+            "draft" if pd.isna(site["published_at"]) else _when(site["published_at"]),
+            *(_text(site[name]) for name in ("facility_id", "company", "company_id", "country")),
+            *(_text(site[name]) for name in ("nuts3_2021", "nuts3_2024")),
+            *(
+                ";".join(site[name]) if isinstance(site[name], list) else ""
+                for name in ("stages", "bottlenecks")
+            ),
+            _number(site["capacity_doses_per_month"]),
+            _number(site["available_capacity_pct"], "%"),
+            "" if pd.isna(site["public_listing"]) else ("yes" if site["public_listing"] else "no"),
+            str(site["change"]),
+        )
+        for site in found.to_dict("records")
+    ]
+    return _table(header, rows, numeric={10, 11})
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or pd.isna(value) else str(value)
+
+
+def _number(value: Any, unit: str = "") -> str:
+    if value is None or pd.isna(value):
+        return ""
+    number = float(value)
+    return (f"{number:,.0f}" if number.is_integer() else f"{number:,.1f}") + unit
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
-    numeric = {2, 3}
     return "\n".join(
         "  ".join(
             cell.rjust(w) if i in numeric else cell.ljust(w)

@@ -146,7 +146,8 @@ def test_update_map_says_which_inputs_it_ignored(app) -> None:
 def test_update_basemap(app, data: AtlasData) -> None:
     update_basemap = callback(app, Ids.BASEMAP, "url")
     with signed_in(app, "cluster"):
-        assert update_basemap(None, "2021") == f"/atlas/geo/basemap-2021.json?v={data.basemap_geojson(2021).etag}"
+        url = update_basemap(None, "2021")
+    assert url == f"/atlas/geo/basemap-2021.json?v={data.basemap_geojson(2021).etag}"
 
 
 def test_show_region(app, data: AtlasData) -> None:
@@ -164,7 +165,8 @@ def test_show_region_for_a_cluster_says_withheld(app, data: AtlasData) -> None:
     table = data.regions(2021, 3, Filters(), "official")
     code = table.index[(table["companies"] > 0) & (table["companies"] < 3)][0]
     with signed_in(app, "cluster"):
-        lines = show_region({"properties": {"id": code}}, "sample_facilities", 2021, 3, "capacity", *NO_FILTERS)
+        feature = {"properties": {"id": code}}
+        lines = show_region(feature, "sample_facilities", 2021, 3, "capacity", *NO_FILTERS)
     assert [line.children for line in lines[1:]] == [
         "Capacity: withheld (confidential: too few companies)",
         "Sites: withheld",
