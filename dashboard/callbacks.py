@@ -14,6 +14,9 @@ from dash.exceptions import PreventUpdate
 from dashboard import audit, auth, inputs, views
 from dashboard.data import Atlas, AtlasData, NoPublishedRound
 from dashboard.ids import Ids
+from geodata import vocab
+from geodata.store import UnknownRound
+from layers import choropleth
 
 FILTER_INPUTS = [
     Input(Ids.STAGE, "value"),
@@ -48,6 +51,25 @@ def _round(atlas: Atlas, value: object) -> tuple[AtlasData, list[str]]:
     return data, [notice] if notice else []
 
 
+def _earlier(
+    atlas: Atlas, data: AtlasData, compare: object, metric: str
+) -> tuple[AtlasData | None, list[str]]:
+    """The round to compare ``data`` with, if one is picked and the metric allows a comparison;
+    else None and, where something was picked, a notice why it is not shown."""
+    if compare is None or compare == "":
+        return None, []
+    if metric not in choropleth.CHANGE_METRICS:
+        labels = ", ".join(vocab.METRICS[m][0].lower() for m in choropleth.CHANGE_METRICS)
+        return None, [f"A comparison of rounds covers {labels}; showing this round only."]
+    try:
+        earlier = atlas.get(compare)
+    except UnknownRound:
+        return None, ["The round to compare with is not published; showing this round only."]
+    if earlier.round == data.round:
+        return None, []
+    return earlier, []
+
+
 def register(app: Dash, atlas: Atlas) -> None:
     """Wire the page's callbacks to the rounds of ``atlas``."""
 
@@ -59,6 +81,7 @@ def register(app: Dash, atlas: Atlas) -> None:
         Output(Ids.STATUS, "children"),
         Output(Ids.DATA_LINE, "children"),
         Input(Ids.ROUND, "value"),
+        Input(Ids.COMPARE, "value"),
         Input(Ids.VERSION, "value"),
         Input(Ids.LEVEL, "value"),
         Input(Ids.METRIC, "value"),
@@ -67,14 +90,23 @@ def register(app: Dash, atlas: Atlas) -> None:
         Input(Ids.K, "value"),
     )
     def update_map(
-        round_, version, level, metric, stages, bottlenecks, platforms, countries, sizes, scheme, k
+        round_, compare, version, level, metric, stages, bottlenecks, platforms, countries, sizes, scheme, k
     ):
         role = _role()
         data, notices = _round(atlas, round_)
         raw = dict(zip(FILTER_NAMES, (stages, bottlenecks, platforms, countries, sizes), strict=True))
         got, more = _parse(data, version=version, level=level, metric=metric, scheme=scheme, k=k, **raw)
         filters = inputs.filters_from_inputs(got)
-        update = views.map_update(data, got.version, got.level, got.metric, filters, got.scheme, got.k, role)
+        earlier, why = _earlier(atlas, data, compare, got.metric)
+        if earlier is not None:
+            update = views.change_update(
+                data, earlier, got.version, got.level, got.metric, filters, got.k, role
+            )
+        else:
+            update = views.map_update(
+                data, got.version, got.level, got.metric, filters, got.scheme, got.k, role
+            )
+        more += why
         status = " ".join([*notices, *more, update.status]).strip()
         line = views.data_line(data, got.version, role)
         return update.regions_url, update.classes, update.legend, update.cards, status, line
@@ -103,6 +135,7 @@ def register(app: Dash, atlas: Atlas) -> None:
         Output(Ids.INFO, "children"),
         Input(Ids.REGIONS, "hoverData"),
         State(Ids.ROUND, "value"),
+        State(Ids.COMPARE, "value"),
         State(Ids.VERSION, "value"),
         State(Ids.LEVEL, "value"),
         State(Ids.METRIC, "value"),
@@ -110,7 +143,7 @@ def register(app: Dash, atlas: Atlas) -> None:
         prevent_initial_call=True,
     )
     def show_region(
-        feature, round_, version, level, metric, stages, bottlenecks, platforms, countries, sizes
+        feature, round_, compare, version, level, metric, stages, bottlenecks, platforms, countries, sizes
     ):
         role = _role()
         code = inputs.region_code(feature)
@@ -120,6 +153,9 @@ def register(app: Dash, atlas: Atlas) -> None:
         raw = dict(zip(FILTER_NAMES, (stages, bottlenecks, platforms, countries, sizes), strict=True))
         got, _notices = _parse(data, version=version, level=level, metric=metric, **raw)
         filters = inputs.filters_from_inputs(got)
+        earlier, _why = _earlier(atlas, data, compare, got.metric)
+        if earlier is not None:
+            return views.change_info(data, earlier, got.version, got.level, got.metric, filters, code, role)
         return views.region_info(data, got.version, got.level, got.metric, filters, code, role)
 
     # Only while the site layer is on do filter changes reach the server for it: the browser

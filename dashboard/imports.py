@@ -149,7 +149,7 @@ def _render(name: str, title: str, status: int = 200, **context: object) -> Resp
     who = f"signed in as {auth.current_user_name()} ({auth.current_role()})"
     page = (
         _templates()
-        .get_template(name)
+        .get_template(f"import_{name}.html")
         .render(title=title, css=auth.stylesheet(), csrf=auth.csrf_token(), who=who, **context)
     )
     return Response(page, status=status, content_type="text/html; charset=utf-8")

@@ -69,6 +69,63 @@ def map_update(
     )
 
 
+def change_update(
+    data: AtlasData,
+    earlier: AtlasData,
+    version: int,
+    level: int,
+    metric: str,
+    filters: Filters,
+    k: int,
+    role: str,
+) -> MapUpdate:
+    """The map of the change from round ``earlier`` to round ``data``: both sides are the
+    disclosure engine's releases for ``role``, and a change is withheld where either side is."""
+    table = choropleth.change_table(
+        data.regions(version, level, filters, role), earlier.regions(version, level, filters, role), metric
+    )
+    order = data.region_order(version, level)
+    result = choropleth.build_change(table, order, metric, k, withhold=disclosure.is_restricted(role))
+    url = geo_url("regions", version, level, data.region_geojson(version, level).etag)
+    label, unit = vocab.METRICS[metric]
+    title = html.Div(
+        [
+            html.Div(f"Change in {label.lower()} since {earlier.round}", className="legend-title"),
+            html.Div(unit, className="legend-unit"),
+        ]
+    )
+    body = legend(metric, result.legend, filters)
+    return MapUpdate(
+        url,
+        result.payload(data.geometry_key(version, level)),
+        html.Div([title, *body.children[2:]], id="change-legend"),
+        cards(data, version, filters, role),
+        status(data, version, role),
+    )
+
+
+def change_info(
+    data: AtlasData,
+    earlier: AtlasData,
+    version: int,
+    level: int,
+    metric: str,
+    filters: Filters,
+    code: str,
+    role: str,
+) -> list:
+    """Hover text of one region in the comparison view."""
+    table = choropleth.change_table(
+        data.regions(version, level, filters, role), earlier.regions(version, level, filters, role), metric
+    )
+    row = table.loc[code] if code in table.index else None
+    if isinstance(row, pd.DataFrame):
+        row = row.iloc[0]
+    name = str(data.names(version).get(code, code))
+    lines = choropleth.change_lines(name, code, metric, row, str(earlier.round))
+    return [html.Div(lines[0], className="info-title"), *[html.Div(line) for line in lines[1:]]]
+
+
 def status(data: AtlasData, version: int, role: str = "cluster") -> str:
     """Say that valid sites could not be placed in a region of this NUTS version (so are not
     counted); how many, and the command that says why, only to officials (an exact count of

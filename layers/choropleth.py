@@ -163,3 +163,109 @@ def hover_lines(
     else:
         lines.append(f"Sites: {int(sites):,}")
     return lines
+
+
+# --- change between two rounds ------------------------------------------------------------------
+
+#: ColorBrewer PuOr: diverging and colour-blind safe; orange for a fall, purple for a rise.
+DIVERGING = list(colorbrewer.PuOr)
+#: Metrics a comparison of rounds covers (a difference of counts or of doses means something;
+#: a difference of location quotients or of bottleneck reports per site less so).
+CHANGE_METRICS: tuple[str, ...] = ("facilities", "companies", "capacity", "available_capacity")
+
+
+def change_table(current: pd.DataFrame, earlier: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per region: ``metric`` of ``current`` minus that of ``earlier`` (two releases of the same
+    level), withheld where either side is, with the reason of the side(s) that withhold it.
+
+    Columns: the metric (the change) and its withheld column, indexed like ``current``.
+    """
+    if metric not in CHANGE_METRICS:
+        raise ValueError(f"a comparison covers {', '.join(CHANGE_METRICS)}; got {metric!r}")
+    reason = withheld_column(metric)
+    index = current.index.union(earlier.index)
+    now = current[metric].reindex(index).astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    then = earlier[metric].reindex(index).astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    why_now = current[reason].reindex(index).fillna("").astype(str)
+    why_then = earlier[reason].reindex(index).fillna("").astype(str)
+    change = now - then
+    either = [a or b for a, b in zip(why_now, why_then, strict=True)]
+    return pd.DataFrame({metric: change, reason: either}, index=index).reindex(current.index)
+
+
+def build_change(
+    table: pd.DataFrame, regions: Sequence[str], metric: str, k: int = 5, withhold: bool = True
+) -> Choropleth:
+    """Classes of a change (``change_table``) on a diverging scale: ``k`` classes split between
+    falls and rises by quantiles of the size of the change, no change white, withheld grey."""
+    order = pd.Index(list(regions))
+    values = table[metric].reindex(order).to_numpy(dtype=float, na_value=np.nan)
+    reasons = table[withheld_column(metric)].reindex(order).fillna("").to_numpy(dtype=str)
+    withheld = np.isnan(values) & (reasons != "") & withhold
+    side = max(1, (k + 1) // 2)
+    size = np.abs(values[np.isfinite(values) & (values != 0)])
+    if size.size:
+        bins = np.unique(np.quantile(size, np.linspace(0, 1, side + 1)[1:]))
+    else:
+        bins = np.array([], dtype=float)
+    m = len(bins)
+    klass = np.full(len(values), NO_DATA_CLASS, dtype=int)
+    klass[values == 0] = ZERO_CLASS
+    for sign in (-1, 1):
+        chosen = np.isfinite(values) & (np.sign(values) == sign)
+        step = np.searchsorted(bins, np.abs(values[chosen]), side="left").clip(0, m - 1) if m else 0
+        # falls are classes m-1 (largest fall) .. 0; rises m .. 2m-1 (largest rise)
+        klass[chosen] = (m - 1 - step) if sign < 0 else (m + step)
+    klass[withheld] = WITHHELD_CLASS
+    colours = _diverging(m)
+    entries = []
+    for i in range(2 * m):
+        j = (m - 1 - i) if i < m else (i - m)
+        low = 0.0 if j == 0 else float(bins[j - 1])
+        high = float(bins[j])
+        low_text, high_text = _range_number(metric, low), _range_number(metric, high)
+        mark = "−" if i < m else "+"
+        text = f"{mark}{high_text}" if low_text == high_text else f"{mark}{low_text} – {mark}{high_text}"
+        entries.append(LegendEntry(colours[i], text, int((klass == i).sum()), "class"))
+    entries.append(LegendEntry(ZERO_COLOUR, "no change", int((klass == ZERO_CLASS).sum()), "zero"))
+    entries.append(
+        LegendEntry(
+            WITHHELD_COLOUR, "withheld in either round (confidential)", int((klass == WITHHELD_CLASS).sum()),
+            "withheld",
+        )
+    )  # fmt: skip
+    entries.append(LegendEntry(NO_DATA_COLOUR, "no data", int((klass == NO_DATA_CLASS).sum()), "no_data"))
+    return Choropleth(klass.tolist(), colours, entries)
+
+
+def _diverging(m: int) -> list[str]:
+    """``2m`` colours: ``m`` falls from strongest to lightest, then ``m`` rises lightest to strongest
+    (the palette's middle, near-white step is left for no change)."""
+    if m == 0:
+        return []
+    middle = len(DIVERGING) // 2
+    steps = np.linspace(1, middle, m).round().astype(int)  # 1..middle away from the centre
+    falls = [DIVERGING[middle - s] for s in sorted(steps, reverse=True)]
+    rises = [DIVERGING[middle + s] for s in steps]
+    return falls + rises
+
+
+def change_lines(name: str, code: str, metric: str, row: pd.Series | None, earlier: str) -> list[str]:
+    """Hover text for one region's change since round ``earlier``."""
+    label = vocab.METRICS[metric][0]
+    lines = [f"{name} ({code})"]
+    if row is None:
+        return [*lines, "no data"]
+    value = row.get(metric)
+    reason = reason_text(str(row.get(withheld_column(metric), "") or ""))
+    if value is None or pd.isna(value):
+        return [*lines, f"{label}, change since {earlier}: withheld ({reason or 'confidential'})"]
+    unit = vocab.METRICS[metric][1]
+    if metric in INTEGER_METRICS:
+        number = f"{round(value):+,}"
+    else:
+        number = f"{'+' if value >= 0 else '−'}{short_number(abs(value))}"
+    lines.append(f"{label}, change since {earlier}: {number} {unit}")
+    if reason:
+        lines.append(f"Not shown to other roles ({reason.removeprefix('confidential: ')})")
+    return lines

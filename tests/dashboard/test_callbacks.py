@@ -82,7 +82,7 @@ def test_update_map(app, data: AtlasData, raw: pd.DataFrame) -> None:
     update_map = callback(app, Ids.REGION_CLASSES, "data")
     with signed_in(app, "official"):
         url, hideout, legend, cards, status, line = update_map(
-            None, "2021", "3", "facilities", ["fill_finish"], None, None, None, None, "quantiles", "5"
+            None, None, "2021", "3", "facilities", ["fill_finish"], None, None, None, None, "quantiles", "5"
         )
     filters = Filters(stages=("fill_finish",))
     expected = views.map_update(data, 2021, 3, "facilities", filters, "quantiles", 5, "official")
@@ -108,7 +108,7 @@ def test_update_map(app, data: AtlasData, raw: pd.DataFrame) -> None:
 def test_update_map_for_a_cluster_uses_the_cluster_release(app, data: AtlasData) -> None:
     update_map = callback(app, Ids.REGION_CLASSES, "data")
     with signed_in(app, "cluster"):
-        _, hideout, _, cards, _, _ = update_map(None, 2021, 3, "capacity", *NO_FILTERS, "quantiles", 5)
+        _, hideout, _, cards, _, _ = update_map(None, None, 2021, 3, "capacity", *NO_FILTERS, "quantiles", 5)
     expected = views.map_update(data, 2021, 3, "capacity", Filters(), "quantiles", 5, "cluster")
     assert hideout == expected.classes
     assert -3 in hideout["cls"]  # withheld regions
@@ -123,7 +123,7 @@ def test_update_map_specialisation_without_stage_has_a_note(app) -> None:
     update_map = callback(app, Ids.LEGEND, "children")
     with signed_in(app, "official"):
         _, hideout, legend, _, _, _ = update_map(
-            None, 2024, 2, "specialisation", *NO_FILTERS, "equal_interval", 3
+            None, None, 2024, 2, "specialisation", *NO_FILTERS, "equal_interval", 3
         )
     assert hideout["key"] == "2024-2"
     assert hideout["colors"] == []
@@ -135,7 +135,7 @@ def test_update_map_says_which_inputs_it_ignored(app) -> None:
     update_map = callback(app, Ids.STATUS, "children")
     with signed_in(app, "cluster"):
         _, hideout, _, _, status, _ = update_map(
-            ["x"], "1999", 3, "doses", ["baking"], None, None, None, None, "x", 5
+            ["x"], None, "1999", 3, "doses", ["baking"], None, None, None, None, "x", 5
         )
     assert hideout["key"] == "2021-3"
     assert "Ignored NUTS version '1999' (used 2021)" in status
@@ -153,9 +153,9 @@ def test_update_basemap(app, data: AtlasData) -> None:
 def test_show_region(app, data: AtlasData) -> None:
     show_region = callback(app, Ids.INFO, "children")
     with signed_in(app, "official"):
-        assert show_region(None, None, 2021, 3, "facilities", *NO_FILTERS) == "Hover over a region"
+        assert show_region(None, None, None, 2021, 3, "facilities", *NO_FILTERS) == "Hover over a region"
         code = data.placed(2021)["nuts3"].iloc[0]
-        lines = show_region({"properties": {"id": code}}, None, "2021", "3", "facilities", *NO_FILTERS)
+        lines = show_region({"properties": {"id": code}}, None, None, "2021", "3", "facilities", *NO_FILTERS)
     assert lines[0].children == f"{data.names(2021)[code]} ({code})"
     assert lines[1].children.startswith("Sites: ")
 
@@ -166,7 +166,7 @@ def test_show_region_for_a_cluster_says_withheld(app, data: AtlasData) -> None:
     code = table.index[(table["companies"] > 0) & (table["companies"] < 3)][0]
     with signed_in(app, "cluster"):
         feature = {"properties": {"id": code}}
-        lines = show_region(feature, "sample_facilities", 2021, 3, "capacity", *NO_FILTERS)
+        lines = show_region(feature, "sample_facilities", None, 2021, 3, "capacity", *NO_FILTERS)
     assert [line.children for line in lines[1:]] == [
         "Capacity: withheld (confidential: too few companies)",
         "Sites: withheld",
@@ -253,9 +253,12 @@ def test_download_regions_for_a_cluster_gives_reasons(app) -> None:
 @pytest.mark.parametrize(
     ("output", "args"),
     [
-        ((Ids.REGION_CLASSES, "data"), (None, 2021, 3, "facilities", *NO_FILTERS, "quantiles", 5)),
+        ((Ids.REGION_CLASSES, "data"), (None, None, 2021, 3, "facilities", *NO_FILTERS, "quantiles", 5)),
         ((Ids.BASEMAP, "url"), (None, 2021)),
-        ((Ids.INFO, "children"), ({"properties": {"id": "DE111"}}, None, 2021, 3, "facilities", *NO_FILTERS)),
+        (
+            (Ids.INFO, "children"),
+            ({"properties": {"id": "DE111"}}, None, None, 2021, 3, "facilities", *NO_FILTERS),
+        ),
         ((Ids.SITES, "hideout"), ({"show": True, "version": 2021, "filters": list(NO_FILTERS)},)),
         ((Ids.DOWNLOAD_SITES, "data"), (1, None, 2021, *NO_FILTERS)),
         ((Ids.DOWNLOAD_REGIONS, "data"), (1, None, 2021, 2, *NO_FILTERS)),
