@@ -11,7 +11,7 @@ import datetime as dt
 from dash import Dash, Input, Output, State, dcc, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard import audit, auth, inputs, views
+from dashboard import audit, auth, inputs, layout, views
 from dashboard.data import Atlas, AtlasData, NoPublishedRound
 from dashboard.ids import Ids
 from geodata import vocab
@@ -80,6 +80,7 @@ def register(app: Dash, atlas: Atlas) -> None:
         Output(Ids.SUMMARY, "children"),
         Output(Ids.STATUS, "children"),
         Output(Ids.DATA_LINE, "children"),
+        Output(Ids.SAMPLE_BADGE, "style"),
         Input(Ids.ROUND, "value"),
         Input(Ids.COMPARE, "value"),
         Input(Ids.VERSION, "value"),
@@ -109,7 +110,8 @@ def register(app: Dash, atlas: Atlas) -> None:
         more += why
         status = " ".join([*notices, *more, update.status]).strip()
         line = views.data_line(data, got.version, role)
-        return update.regions_url, update.classes, update.legend, update.cards, status, line
+        badge = layout.sample_badge_style(data.is_sample)
+        return update.regions_url, update.classes, update.legend, update.cards, status, line, badge
 
     @app.callback(
         Output(Ids.COUNTRY, "options"),

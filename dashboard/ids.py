@@ -33,3 +33,4 @@ class Ids:
     ROUND = "round"  # the published survey round shown
     COMPARE = "compare-round"  # an earlier round to show the change from, or none
     DATA_LINE = "data-line"
+    SAMPLE_BADGE = "sample-badge"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import dash_bootstrap_components as dbc
 import dash_leaflet as dl
@@ -88,20 +89,35 @@ def account_controls(status: SignInStatus | None) -> html.Div:
     )  # fmt: skip
 
 
+def sample_badge_style(is_sample: bool) -> dict[str, str]:
+    """The "Fictional sample data" badge shows while the round shown is the bundled sample."""
+    return {} if is_sample else {"display": "none"}
+
+
 def header(info: PageInfo, viewer: Viewer) -> html.Header:
-    badges = []
-    if info.is_sample:
-        badges.append(
-            dbc.Badge("Fictional sample data", color="warning", text_color="dark", className="me-2")
+    badges = [
+        dbc.Badge(
+            "Fictional sample data",
+            color="warning",
+            text_color="dark",
+            className="me-2",
+            id=Ids.SAMPLE_BADGE,
+            style=sample_badge_style(info.is_sample),
         )
+    ]
     text, colour = ROLE_BADGES[viewer.role]
     badges.append(dbc.Badge(text, color=colour, className="me-2", id="role-badge"))
     if info.rejected_rows and viewer.role == "official":
+        target = f"/import/rounds/{quote(info.round, safe='')}" if info.round else None
         badges.append(
             dbc.Badge(
-                f"{info.rejected_rows} rows rejected: run python -m geodata validate {info.dataset}",
+                f"{info.rejected_rows} rows rejected: see the import report"
+                if target
+                else f"{info.rejected_rows} rows rejected: run python -m geodata validate {info.dataset}",
                 color="danger",
                 className="me-2",
+                href=target,
+                id="rejected-badge",
             )
         )
     if viewer.role == "official":

@@ -74,7 +74,26 @@ def test_other_data_with_accounts_signs_in_and_has_no_role_switcher(other_survey
     layout = client.get("/_dash-layout")
     assert layout.status_code == 200
     assert "Signed in as anna (cluster)" in layout.get_data(as_text=True)
-    assert "Fictional sample data" not in layout.get_data(as_text=True)
+    assert badge_style(layout.get_json()) == {"display": "none"}  # not the sample: the badge is hidden
+
+
+def badge_style(node: object) -> object:
+    """The style of the "Fictional sample data" badge in a Dash layout (JSON)."""
+    if isinstance(node, dict):
+        props = node.get("props", {})
+        if isinstance(props, dict) and props.get("id") == "sample-badge":
+            return props.get("style")
+        children = [node.get("props", {}).get("children")] if "props" in node else list(node.values())
+        for child in children:
+            found = badge_style(child)
+            if found is not None:
+                return found
+    if isinstance(node, list):
+        for child in node:
+            found = badge_style(child)
+            if found is not None:
+                return found
+    return None
 
 
 def test_the_file_becomes_a_round_of_the_store_and_is_reused(copy_of_sample, tmp_path, monkeypatch) -> None:

@@ -81,7 +81,7 @@ def callback(app, component_id: str, prop: str):
 def test_update_map(app, data: AtlasData, raw: pd.DataFrame) -> None:
     update_map = callback(app, Ids.REGION_CLASSES, "data")
     with signed_in(app, "official"):
-        url, hideout, legend, cards, status, line = update_map(
+        url, hideout, legend, cards, status, line, badge = update_map(
             None, None, "2021", "3", "facilities", ["fill_finish"], None, None, None, None, "quantiles", "5"
         )
     filters = Filters(stages=("fill_finish",))
@@ -94,6 +94,7 @@ def test_update_map(app, data: AtlasData, raw: pd.DataFrame) -> None:
     assert status == ""  # every sample site is placed
     assert isinstance(legend, html.Div)
     assert line.startswith("Round sample_facilities (sample_facilities.csv) · 350 sites of 300 companies")
+    assert badge == {}  # the sample round: the "Fictional sample data" badge shows
     assert [card.id for card in cards] == [
         "card-sites",
         "card-companies",
@@ -108,7 +109,9 @@ def test_update_map(app, data: AtlasData, raw: pd.DataFrame) -> None:
 def test_update_map_for_a_cluster_uses_the_cluster_release(app, data: AtlasData) -> None:
     update_map = callback(app, Ids.REGION_CLASSES, "data")
     with signed_in(app, "cluster"):
-        _, hideout, _, cards, _, _ = update_map(None, None, 2021, 3, "capacity", *NO_FILTERS, "quantiles", 5)
+        _, hideout, _, cards, _, _, _ = update_map(
+            None, None, 2021, 3, "capacity", *NO_FILTERS, "quantiles", 5
+        )
     expected = views.map_update(data, 2021, 3, "capacity", Filters(), "quantiles", 5, "cluster")
     assert hideout == expected.classes
     assert -3 in hideout["cls"]  # withheld regions
@@ -122,7 +125,7 @@ def test_update_map_for_a_cluster_uses_the_cluster_release(app, data: AtlasData)
 def test_update_map_specialisation_without_stage_has_a_note(app) -> None:
     update_map = callback(app, Ids.LEGEND, "children")
     with signed_in(app, "official"):
-        _, hideout, legend, _, _, _ = update_map(
+        _, hideout, legend, _, _, _, _ = update_map(
             None, None, 2024, 2, "specialisation", *NO_FILTERS, "equal_interval", 3
         )
     assert hideout["key"] == "2024-2"
@@ -134,7 +137,7 @@ def test_update_map_specialisation_without_stage_has_a_note(app) -> None:
 def test_update_map_says_which_inputs_it_ignored(app) -> None:
     update_map = callback(app, Ids.STATUS, "children")
     with signed_in(app, "cluster"):
-        _, hideout, _, _, status, _ = update_map(
+        _, hideout, _, _, status, _, _ = update_map(
             ["x"], None, "1999", 3, "doses", ["baking"], None, None, None, None, "x", 5
         )
     assert hideout["key"] == "2021-3"

@@ -272,8 +272,9 @@ def update(server: Flask, role: str, *args: object):
 def test_the_change_between_rounds_is_shown_for_officials_exactly(app: Flask, later_round: str) -> None:
     regions = update(app, "official", later_round, "sample_facilities", 2021, 0, "facilities",
                      None, None, None, None, None, "quantiles", 5)  # fmt: skip
-    _url, classes, legend, _cards, status, line = regions
+    _url, classes, legend, _cards, status, line, badge = regions
     assert line.startswith("Round 2022-later (later.csv)")
+    assert badge == {"display": "none"}  # not the sample's content: no "fictional sample" badge
     assert status == ""
     assert legend.id == "change-legend"
     assert legend.children[0].children[0].children == "Change in sites since sample_facilities"
@@ -314,7 +315,7 @@ def test_a_cluster_sees_a_change_only_where_both_rounds_show_the_figure(app: Fla
 
 def test_a_comparison_of_other_metrics_says_what_it_covers(app: Flask, later_round: str) -> None:
     no_filters = (None, None, None, None, None)
-    *_rest, status, _line = update(
+    *_rest, status, _line, _badge = update(
         app,
         "cluster",
         later_round,
@@ -327,7 +328,7 @@ def test_a_comparison_of_other_metrics_says_what_it_covers(app: Flask, later_rou
         5,
     )
     assert status.startswith("A comparison of rounds covers sites, companies, capacity")
-    *_rest, status, _line = update(
+    *_rest, status, _line, _badge = update(
         app, "cluster", later_round, ["x"], 2021, 2, "facilities", *no_filters, "quantiles", 5
     )
     assert "not published" in status
