@@ -225,7 +225,14 @@ def build_change(
         high = float(bins[j])
         low_text, high_text = _range_number(metric, low), _range_number(metric, high)
         mark = "−" if i < m else "+"
-        text = f"{mark}{high_text}" if low_text == high_text else f"{mark}{low_text} – {mark}{high_text}"
+        if j == 0:
+            text = f"up to {mark}{high_text}"
+        elif low_text == high_text:
+            text = f"{mark}{high_text}"
+        elif i < m:  # falls read from the larger fall: −40 – −30
+            text = f"−{high_text} – −{low_text}"
+        else:
+            text = f"+{low_text} – +{high_text}"
         entries.append(LegendEntry(colours[i], text, int((klass == i).sum()), "class"))
     entries.append(LegendEntry(ZERO_COLOUR, "no change", int((klass == ZERO_CLASS).sum()), "zero"))
     entries.append(
