@@ -332,3 +332,56 @@ def test_a_comparison_of_other_metrics_says_what_it_covers(app: Flask, later_rou
         app, "cluster", later_round, ["x"], 2021, 2, "facilities", *no_filters, "quantiles", 5
     )
     assert "not published" in status
+
+
+# --- attacks ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def draft_round(app: Flask) -> str:
+    """A round imported but not published (three sites in Munich and Paris)."""
+    official = sign_in(app, "official")
+    answer = upload(official, MESSY.replace("N1,", "D1,").encode(), "draft.csv", "secret-draft")
+    finish(official, answer.headers["Location"])
+    return "secret-draft"
+
+
+def test_a_draft_round_reaches_no_one_through_any_route(app: Flask, draft_round: str) -> None:
+    for role in ("official", "cluster"):
+        client = sign_in(app, role)
+        assert client.get(f"/api/v1/summary?round={draft_round}").status_code == 400
+        assert client.get(f"/api/v1/sites?round={draft_round}").status_code == 400
+        assert client.get(f"/atlas/geo/sites-2021.json?round={draft_round}").status_code == 404
+        # a crafted callback asking for it gets the default round, and says so
+        *_rest, status, line, _badge = update(
+            app, role, draft_round, None, 2021, 2, "facilities", None, None, None, None, None, "quantiles", 5
+        )
+        assert f"No published round named '{draft_round}'" in status
+        assert not line.startswith(f"Round {draft_round}")
+        *_rest, status, line, _badge = update(
+            app, role, None, draft_round, 2021, 2, "facilities", None, None, None, None, None, "quantiles", 5
+        )
+        assert "not published" in status
+
+
+def test_hostile_file_and_round_names_are_escaped_and_confined(app: Flask) -> None:
+    official = sign_in(app, "official")
+    answer = upload(official, MESSY.replace("N1,", "H1,").encode(), "../../x<script>.csv", "<b>bold</b>\"'")
+    report_path = finish(official, answer.headers["Location"])
+    page = official.get(report_path).get_data(as_text=True)
+    assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
+    assert "<script>" not in page
+    assert "from xscript.csv" in page  # the uploaded name, made safe: no folder, no markup
+    index = official.get("/import").get_data(as_text=True)
+    assert "<b>bold</b>" not in index and "&lt;b&gt;bold&lt;/b&gt;" in index
+
+
+def test_unknown_rounds_and_jobs_are_404_for_officials(app: Flask) -> None:
+    official = sign_in(app, "official")
+    assert official.get("/import/rounds/no-such-round").status_code == 404
+    assert official.get("/import/rounds/no-such-round/problems.csv").status_code == 404
+    assert official.get("/import/jobs/not-a-job").status_code == 404
+    token = csrf(official)
+    assert (
+        official.post("/import/rounds/no-such-round/publish", data={"csrf_token": token}).status_code == 404
+    )
