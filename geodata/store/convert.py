@@ -7,6 +7,7 @@ identical (values, dtypes, order); the same holds for rejected rows.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -85,13 +86,24 @@ def facility_rows(facilities: pd.DataFrame, placed: Mapping[int, pd.DataFrame]) 
     return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
-def facility_frame(rows: Iterable[Mapping[Any, Any]]) -> pd.DataFrame:
-    """The records frame (``records.load_facilities(...).facilities``) from stored rows."""
+def facility_frame(rows: Iterable[Mapping[Any, Any]], *, lists_as_json: bool = False) -> pd.DataFrame:
+    """The records frame (``records.load_facilities(...).facilities``) from stored rows
+    (``lists_as_json``: the list columns come as their JSON text)."""
+    decoded: dict[str, tuple[str, ...]] = {}
+
+    def codes(value: Any) -> tuple[str, ...]:
+        if not lists_as_json:
+            return tuple(value)
+        found = decoded.get(value)
+        if found is None:
+            found = decoded[value] = tuple(json.loads(value))
+        return found
+
     plain: list[dict[str, Any]] = []
     for row in rows:
         record = {f: row[f] for f in records.FIELDS}
         for field in LIST_FIELDS:
-            record[field] = tuple(row[field])
+            record[field] = codes(row[field])
         record[SOURCE_ROW] = row[SOURCE_ROW]
         plain.append(record)
     frame = pd.DataFrame.from_records(plain, columns=[*records.FIELDS, SOURCE_ROW])
