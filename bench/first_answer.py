@@ -12,7 +12,9 @@ and published through ``Store``, as the import page does. Then, in the provider 
 * ``load``: reading the new round's sites back from the store (``Atlas.get``, first call);
 * ``first map``: the first map update of the new round for a cluster user (placement in NUTS
   2021, the site index, the disclosure engine's release of every level), NUTS level 2;
-* ``next map``: the same update again (cached), and a new filter setting (one release).
+* ``next map``: the same update again (cached), and a new filter setting (one release);
+* ``prepared``: what publishing on the import page starts in the background (``Atlas.prepare``:
+  load, place in both versions, each role group's default view), and the first map update after it.
 
 The PostgreSQL URL defaults to ``$ATLAS_BENCH_DATABASE_URL`` or
 postgresql+psycopg://postgres@127.0.0.1:5432/atlas_bench (needs PostGIS; each run uses a schema
@@ -126,6 +128,15 @@ def run(backend: str, path: Path, folder: Path, pg_url: str) -> list[tuple[str, 
         other = Filters(stages=("fill_finish",))
         took, _ = timed(lambda: views.map_update(data, 2021, 2, "capacity", other, "quantiles", 5, "cluster"))
         figures.append(("a new filter setting", took))
+        # what the import page does on publishing: prepare the round in the background
+        fresh = Atlas(opened, SAMPLE_FILE, rules=rules)
+        took, _ = timed(lambda: fresh.prepare("bench-round"))
+        figures.append(("prepare after publishing (background)", took))
+        prepared = fresh.get(None)
+        took, _ = timed(
+            lambda: views.map_update(prepared, 2021, 2, "facilities", Filters(), "quantiles", 5, "cluster")
+        )
+        figures.append(("first map update of a prepared round", took))
         return figures
 
 

@@ -13,6 +13,7 @@ import functools
 import gzip
 import hashlib
 import json
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from geodata.aggregate import Filters, SiteIndex
 from geodata.store import RoundInfo, Store, UnknownRound
 from layers import geometry
 
+log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_FILE = ROOT / "data" / "sample_facilities.csv"
 
@@ -365,6 +367,15 @@ class Atlas:
             while len(self._loaded) > self.keep:
                 self._loaded.popitem(last=False)
         return found
+
+    def prepare(self, name: str) -> None:
+        """Load a just-published round and build what its first page needs (both NUTS versions
+        placed, each role group's default view), so that no user waits for it. Errors are
+        logged: the round is then built on its first request instead."""
+        try:
+            self.get(name).warm()
+        except Exception:
+            log.exception("preparing round %r failed; it is built on first use", name)
 
     def resolve(self, name: object) -> tuple[AtlasData, str | None]:
         """The round a request asks for, or the default round with a notice saying why."""

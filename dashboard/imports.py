@@ -297,6 +297,10 @@ def register(server: Flask, atlas: Atlas) -> Jobs:
         except StoreError as exc:  # e.g. publishing a discarded round
             return index(str(exc), "warning", 409)
         audit.record(action, f"round {info.name}")
+        if action == "publish":  # build it now, before the first map asks for it
+            threading.Thread(
+                target=atlas.prepare, args=(info.name,), name="prepare-round", daemon=True
+            ).start()
         done = "published" if action == "publish" else "discarded"
         return redirect(round_link(info.name) + f"?done={done}", 303)
 
