@@ -138,8 +138,12 @@ def pattern(cells: cells_mod.Cells, rules: Rules, shown: Mapping[str, np.ndarray
         failing = few & (high - low < need - 1e-9)
         if not failing.any():
             return few
-        # every few cell stays withheld; only the failing ones need complements
-        return secondary.suppress(v, lower, cells.level, few, equations, np.where(failing, need, 0.0), 1.0)
+        # every few cell stays withheld; only the failing ones need complements, checked against
+        # the same noise-aware attacker (an exact model would ask far more of single-site cells,
+        # whose least value is their value, and cascade up to the totals)
+        noisy = (np.maximum(shown[metric] - bound, 0.0), shown[metric] + bound)
+        need_now = np.where(failing, need, 0.0)
+        return secondary.suppress(v, lower, cells.level, few, equations, need_now, 1.0, published=noisy)
 
     counts = protect_count("facilities", present) | protect_count("bottleneck_reports", np.zeros(len(cells)))
     why: dict[str, np.ndarray] = {}

@@ -110,6 +110,7 @@ def suppress(
     equations: list[np.ndarray],
     protection: np.ndarray,
     unit: float,
+    published: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Cells to withhold (primary plus complementary) so that every primary keeps its protection.
 
@@ -117,17 +118,32 @@ def suppress(
     value (1 site for a withheld site count: withheld means someone is there); ``protection``
     the interval width each primary must keep. Cells with no room above that least value
     (zeros, single sites) are never used as complements: they would hide nothing.
+    ``published``: what an attacker knows of each published cell, as (low, high) (a perturbed
+    figure plus or minus its largest noise); by default its exact value.
     """
     primary = primary.astype(bool)
     if not primary.any():
         return primary.copy()
+
+    def intervals_of(withheld: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if published is None:
+            return intervals(values, lower, withheld, equations)
+        low0 = np.where(withheld, lower, published[0])
+        high0 = np.where(withheld, np.inf, published[1])
+        return bounded_intervals(low0, high0, np.ones(len(values), dtype=bool), equations)
+
     slack = np.maximum(values - lower, 0.0)
     candidate = ~primary & (slack > 0)
+    if published is not None:
+        # perturbed figures: the total's noise already hides a unit or more, and withholding the
+        # headline figure to protect one small cell is never worth it; the check below still
+        # decides (and the fallback may withhold it if nothing else protects a cell)
+        candidate &= level >= 0
     need = np.where(primary, protection, unit).astype(float)
     withheld = primary.copy()
     for _round in range(MAX_ROUNDS):
         withheld = _solve(slack, level, primary, candidate, equations, need)
-        low, high = intervals(values, lower, withheld, equations)
+        low, high = intervals_of(withheld)
         failing = primary & ((high - low) < protection - 1e-9)
         if not failing.any():
             return withheld
@@ -138,8 +154,19 @@ def suppress(
             helpers = eq[withheld[eq] & ~primary[eq]]
             need[helpers] = np.maximum(need[helpers], worst)
             need[eq[failing[eq]]] += worst
-    # still failing after the rounds: withhold every cell of the equations around the failures,
-    # one equation further each time, until the check passes (at worst all is withheld, which is safe)
+    # still failing after the rounds: first withhold the failing cells' siblings (an equation's
+    # children, the parent kept: this hides a child's share without touching the higher levels)
+    for eq in equations:
+        children = eq[1:]
+        if failing[children].any():
+            withheld[children[values[children] > 0]] = True
+    low, high = intervals_of(withheld)
+    failing = primary & ((high - low) < protection - 1e-9)
+    if not failing.any():
+        LOG.info("secondary suppression withheld siblings of %d primary cells", int(failing.sum()))
+        return withheld
+    # then every cell of the equations around the failures, one equation further each time,
+    # until the check passes (at worst all is withheld, which is safe)
     frontier = failing.copy()
     for _round in range(len(equations) + 1):
         grown = frontier.copy()
@@ -148,7 +175,7 @@ def suppress(
                 withheld[eq[values[eq] > 0]] = True
                 grown[eq] = True
         frontier = grown
-        low, high = intervals(values, lower, withheld, equations)
+        low, high = intervals_of(withheld)
         if not (primary & ((high - low) < protection - 1e-9)).any():
             break
     LOG.info("secondary suppression used the fallback around %d primary cells", int(failing.sum()))
@@ -179,7 +206,13 @@ def _solve(
     rhs: list[float] = []
     elastic: list[int] = []  # rows of primaries: may fall short, at a high price (left to the check)
     for eq in equations:
+        # a parent whose children are all withheld is not pinned by this equation: its children
+        # may each be larger than their least value (their own equations bound them; the check
+        # after the programme sees to it), so such a row would only forbid a useful complement
+        open_parent = bool(primary[eq[1:]].all())
         for c in eq[primary[eq] | candidate[eq]]:
+            if open_parent and c == eq[0]:
+                continue
             fixed = float(values[eq][primary[eq] & (eq != c)].sum())
             if fixed >= need[c]:
                 continue
