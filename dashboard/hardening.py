@@ -112,7 +112,9 @@ def harden(server: Flask, *, max_body: int = 256 * 1024) -> None:
         return _error_response(status)
 
     server.before_request(check_request)
-    for key in (400, 413, 500, Exception):
+    # HTTPException too: Dash's debug mode replaces the handler of Exception with its traceback
+    # page, which would turn a 403 or 404 into a 500; this one is found first for any HTTP error
+    for key in (400, 413, 500, HTTPException, Exception):
         server.register_error_handler(key, handle)
 
 

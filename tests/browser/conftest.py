@@ -545,11 +545,13 @@ SECRET_KEY = "browser-tests-" + "0123456789abcdef" * 3  # ATLAS_SECRET_KEY: at l
 
 
 @pytest.fixture
-def atlas_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """No ATLAS_* setting of the calling shell reaches the servers the tests start."""
+def atlas_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """No ATLAS_* setting of the calling shell reaches the servers the tests start; each test's
+    survey store is a SQLite file of its own (never the user data folder)."""
     for name in list(os.environ):
         if name.startswith("ATLAS_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("ATLAS_DATABASE_URL", f"sqlite:///{tmp_path / 'browser-store.sqlite'}")
     return monkeypatch
 
 

@@ -13,12 +13,13 @@ from geodata import nuts
 
 pytestmark = pytest.mark.browser
 
-PROVENANCE = ("dataset", "nuts_version", "filters", "role", "exported_at", "source")
+PROVENANCE = ("dataset", "round", "nuts_version", "filters", "role", "exported_at", "source")
 
 
 def check_provenance(frame: pd.DataFrame, dataset: str, role: str, filters: str) -> None:
     assert list(frame.columns[-len(PROVENANCE) :]) == list(PROVENANCE)
     assert set(frame["dataset"]) == {dataset}
+    assert set(frame["round"]) == {dataset.removesuffix(".csv")}  # the file's round in the store
     assert set(frame["nuts_version"]) == {"NUTS 2021"}
     assert set(frame["filters"]) == {filters}
     assert set(frame["role"]) == {role}
