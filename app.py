@@ -20,12 +20,13 @@ from pathlib import Path
 
 from dash import Dash, html
 
-from dashboard import api, audit, auth, callbacks, hardening, imports, routes
+from dashboard import api, audit, auth, callbacks, hardening, imports, routes, views
 from dashboard.data import SAMPLE_FILE, Atlas, AtlasData, NoPublishedRound
-from dashboard.layout import PRODUCT, PageInfo, Viewer, build_layout
+from dashboard.layout import DEFAULT_LEVEL, DEFAULT_METRIC, PRODUCT, MapStart, PageInfo, Viewer, build_layout
 from geodata import disclosure, nuts, store, vocab
 from geodata.aggregate import Filters
 from geodata.readers import InputError
+from layers.classify import DEFAULT_K, DEFAULT_SCHEME
 
 DEMO_HOST = "127.0.0.1"
 
@@ -79,7 +80,8 @@ def create_app(data_path: str | Path | None = None, public: bool | None = None) 
     start_info = page_info(atlas, atlas.start, [])
     app.validation_layout = build_layout(start_info, Viewer("cluster", None, None, None))  # type: ignore[assignment]
 
-    def page() -> html.Div:
+    def page(level: int = DEFAULT_LEVEL) -> html.Div:
+        """The page of the signed-in role, with its first map (``level``: where it opens)."""
         role = auth.current_role()
         if role is None:  # the sign-in guard answers first; nothing is built without a role
             return html.Div("Sign in to see the map.", id="signed-out")
@@ -90,9 +92,20 @@ def create_app(data_path: str | Path | None = None, public: bool | None = None) 
             return html.Div(
                 [html.P("No survey round is published yet."), *imports.import_link(role)], id="no-round"
             )
-        totals, _why = data.summary(vocab.NUTS_YEARS[0], Filters(), role)
+        version = vocab.NUTS_YEARS[0]
+        totals, _why = data.summary(version, Filters(), role)
         viewer = Viewer(role, auth.sign_out_link(), totals.get("facilities"), totals.get("companies"))
-        return build_layout(page_info(atlas, data, published), viewer)
+        first = views.map_update(
+            data, version, level, DEFAULT_METRIC, Filters(), DEFAULT_SCHEME, DEFAULT_K, role
+        )
+        start = MapStart(
+            regions_url=first.regions_url,
+            basemap_url=views.geo_url("basemap", version, None, data.basemap_geojson(version).etag),
+            classes=first.classes,
+            legend=first.legend,
+            cards=first.cards,
+        )
+        return build_layout(page_info(atlas, data, published), viewer, start, level=level)
 
     app.layout = page
     callbacks.register(app, atlas)

@@ -16,8 +16,8 @@ Scenarios (each with its own server process and a fresh headless Chromium):
   plotly.express.choropleth_map figure (map_style="white-bg", the same NUTS 2021 level-3 shapes,
   values from the same cached release the atlas shows an official) on every filter change
 
-All run at NUTS level 3: the bench server sets the initial value of the "level" radio to 3 in the
-layout (the page itself is unchanged), so the first map is already the level-3 map. Signing in
+All run at NUTS level 3: the bench server serves the app's page at level 3 (``page(level=3)``: the
+"level" radio and the first map sent with the page), so the first map is the level-3 map. Signing in
 lands on /healthz, not on the map, so that the first map load is still that of a cold server.
 
 What is measured (all in the browser with performance.now(), except "server"):
@@ -45,7 +45,6 @@ What is measured (all in the browser with performance.now(), except "server"):
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import json
 import os
@@ -288,14 +287,6 @@ class TimingMiddleware:
         return [body]
 
 
-def _set_initial_value(layout, component_id: str, value: object) -> None:
-    for component in layout._traverse():
-        if getattr(component, "id", None) == component_id:
-            component.value = value
-            return
-    raise LookupError(component_id)
-
-
 def atlas_app(data_path: str):
     from app import create_app
 
@@ -303,10 +294,7 @@ def atlas_app(data_path: str):
     page = app.layout  # a function: the page of the signed-in role (app.create_app)
 
     def level_3_page():
-        layout = page()
-        with contextlib.suppress(LookupError):  # the signed-out placeholder has no controls
-            _set_initial_value(layout, "level", LEVEL)
-        return layout
+        return page(level=LEVEL)  # the page and its first map at level 3
 
     app.layout = level_3_page
     return app

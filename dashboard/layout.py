@@ -53,6 +53,18 @@ def _multi(id_: str, title: str, options: list[dict[str, str]]) -> html.Div:
 
 
 @dataclass(frozen=True)
+class MapStart:
+    """The first map as the page's first update would give it, sent with the page so that the
+    browser fetches the shapes at once instead of after the first callback."""
+
+    regions_url: str | None = None
+    basemap_url: str | None = None
+    classes: dict[str, object] | None = None
+    legend: Any = None
+    cards: Any = None
+
+
+@dataclass(frozen=True)
 class Viewer:
     """Who is looking (role, sign-in status for the header) and the dataset's site and company
     totals as this role may see them (None where withheld)."""
@@ -146,7 +158,7 @@ def header(info: PageInfo, viewer: Viewer) -> html.Header:
     )
 
 
-def filter_panel(info: PageInfo) -> html.Div:
+def filter_panel(info: PageInfo, level: int = DEFAULT_LEVEL) -> html.Div:
     metric_options = [{"label": label, "value": code} for code, (label, _unit) in vocab.METRICS.items()]
     country_options = [
         {"label": f"{vocab.EU_MEMBER_STATES.get(c, c)} ({c})", "value": c} for c in info.countries
@@ -158,7 +170,7 @@ def filter_panel(info: PageInfo) -> html.Div:
             dbc.RadioItems(
                 id=Ids.LEVEL,
                 options=[{"label": f"{lv}", "value": lv} for lv in vocab.NUTS_LEVELS],
-                value=DEFAULT_LEVEL,
+                value=level,
                 inline=True,
                 className="mb-2",
             ),
@@ -240,7 +252,8 @@ def _jump_control(info: PageInfo) -> html.Div:
     )
 
 
-def map_panel(info: PageInfo) -> html.Div:
+def map_panel(info: PageInfo, start: MapStart | None = None) -> html.Div:
+    start = start or MapStart()
     (south, west), (north, east) = geometry.EUROPE_BOUNDS
     leaflet_map = dl.MapContainer(
         id=Ids.MAP,
@@ -256,13 +269,19 @@ def map_panel(info: PageInfo) -> html.Div:
         children=[
             # Panes fix the drawing order whatever order the layers load in (each pane is a canvas).
             dl.Pane(
-                dl.GeoJSON(id=Ids.BASEMAP, style={"variable": "atlas.basemapStyle"}, interactive=False),
+                dl.GeoJSON(
+                    id=Ids.BASEMAP,
+                    url=start.basemap_url,
+                    style={"variable": "atlas.basemapStyle"},
+                    interactive=False,
+                ),
                 name="atlas-basemap",
                 style={"zIndex": 350},
             ),
             dl.Pane(
                 dl.GeoJSON(
                     id=Ids.REGIONS,
+                    url=start.regions_url,
                     style={"variable": "atlas.regionStyle"},
                     hoverStyle={"variable": "atlas.regionHover"},
                     onEachFeature={"variable": "atlas.regionEach"},
@@ -288,10 +307,10 @@ def map_panel(info: PageInfo) -> html.Div:
     return html.Div(
         [
             leaflet_map,
-            dcc.Store(id=Ids.REGION_CLASSES),
+            dcc.Store(id=Ids.REGION_CLASSES, data=start.classes),
             dcc.Store(id=Ids.REGIONS_STYLED),
             dcc.Store(id=Ids.SITES_QUERY),
-            html.Div(id=Ids.LEGEND, className="atlas-legend atlas-overlay"),
+            html.Div(start.legend, id=Ids.LEGEND, className="atlas-legend atlas-overlay"),
             html.Div("Hover over a region", id=Ids.INFO, className="atlas-info atlas-overlay", role="status"),
             _jump_control(info),
             html.Div(
@@ -311,20 +330,26 @@ def map_panel(info: PageInfo) -> html.Div:
     )
 
 
-def summary_cards() -> html.Div:
-    return html.Div(id=Ids.SUMMARY, className="atlas-summary")
+def summary_cards(cards: Any = None) -> html.Div:
+    return html.Div(cards, id=Ids.SUMMARY, className="atlas-summary")
 
 
-def build_layout(info: PageInfo, viewer: Viewer) -> html.Div:
+def build_layout(
+    info: PageInfo, viewer: Viewer, start: MapStart | None = None, *, level: int = DEFAULT_LEVEL
+) -> html.Div:
     """The whole page, for one viewer."""
     return html.Div(
         [
             header(info, viewer),
             html.Div(
                 [
-                    html.Aside(filter_panel(info), className="atlas-aside"),
+                    html.Aside(filter_panel(info, level), className="atlas-aside"),
                     html.Main(
-                        [summary_cards(), map_panel(info), html.Div(id=Ids.STATUS, className="atlas-status")],
+                        [
+                            summary_cards(start.cards if start else None),
+                            map_panel(info, start),
+                            html.Div(id=Ids.STATUS, className="atlas-status"),
+                        ],
                         className="atlas-main",
                     ),
                 ],

@@ -272,3 +272,37 @@ def test_nothing_is_computed_without_a_role(app, output: tuple[str, str], args: 
     function = callback(app, *output)
     with signed_in(app, None), pytest.raises(PreventUpdate):
         function(*args)
+
+
+def find_props(node: object, component_id: str) -> dict | None:
+    """The props of the component with this id in a Dash layout (JSON)."""
+    if isinstance(node, dict):
+        props = node.get("props")
+        if isinstance(props, dict):
+            if props.get("id") == component_id:
+                return props
+            return find_props(props.get("children"), component_id)
+        return None
+    if isinstance(node, list):
+        for child in node:
+            found = find_props(child, component_id)
+            if found is not None:
+                return found
+    return None
+
+
+@pytest.mark.parametrize("role", ["official", "cluster"])
+def test_the_page_carries_its_first_map_for_its_role(app, data: AtlasData, role: str) -> None:
+    """The shapes' URL and the classes come with the page (the browser fetches the shapes at
+    once), and they are the role's own: a cluster's page holds the cluster release's classes."""
+    client = app.server.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    client.post(f"/demo/role/{role}", data={"csrf_token": token, "next": "/"})
+    layout = client.get("/_dash-layout").get_json()
+    expected = views.map_update(data, 2021, 2, "facilities", Filters(), "quantiles", 5, role)
+    assert find_props(layout, Ids.REGIONS)["url"] == expected.regions_url
+    assert find_props(layout, Ids.REGION_CLASSES)["data"] == expected.classes
+    official = views.map_update(data, 2021, 2, "facilities", Filters(), "quantiles", 5, "official")
+    if role == "cluster":
+        assert expected.classes != official.classes  # withheld regions: not the official's map
