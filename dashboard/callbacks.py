@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from dash import Dash, Input, Output, State, dcc, no_update
+from dash import ALL, Dash, Input, Output, State, ctx, dcc, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard import audit, auth, inputs, layout, views
+from dashboard import audit, auth, inputs, layout, tables, urlstate, views
 from dashboard.data import Atlas, AtlasData, NoPublishedRound
 from dashboard.ids import Ids
-from geodata import vocab
+from geodata import records, vocab
 from geodata.store import UnknownRound
 from layers import choropleth
 
@@ -70,8 +70,120 @@ def _earlier(
     return earlier, []
 
 
+#: The controls whose values live in the address, in the order of urlstate's View.
+SYNCED = (
+    (Ids.ROUND, "value"),
+    (Ids.COMPARE, "value"),
+    (Ids.VERSION, "value"),
+    (Ids.LEVEL, "value"),
+    (Ids.METRIC, "value"),
+    (Ids.SCHEME, "value"),
+    (Ids.K, "value"),
+    *[(i.component_id, i.component_property) for i in FILTER_INPUTS],
+    (Ids.SELECTED, "data"),
+    (Ids.VIEW, "value"),
+)
+ALL_COUNTRIES = sorted(records.NUTS_COUNTRIES)
+
+
 def register(app: Dash, atlas: Atlas) -> None:
     """Wire the page's callbacks to the rounds of ``atlas``."""
+
+    @app.callback(
+        Output(Ids.URL, "search"),
+        Output(Ids.URL_NOTICE, "children"),
+        *[Output(*pair) for pair in SYNCED],
+        Input(Ids.URL, "search"),
+        *[Input(*pair) for pair in SYNCED],
+    )
+    def sync_address(search, *values):
+        """The address and the controls, kept in step: opening or going back to an address
+        restores its view; changing a control writes the view into the address (a new history
+        entry, so back and forward walk through the changes)."""
+        _role()
+        unchanged = [no_update] * len(SYNCED)
+        if ctx.triggered_id in (None, Ids.URL):
+            if ctx.triggered_id is None and not search:
+                return no_update, no_update, *unchanged  # a plain address: the page's defaults
+            view, notices = urlstate.decode(search, ALL_COUNTRIES)
+            try:
+                round_ = view.round or atlas.default_round()
+            except UnknownRound:
+                round_ = None
+            got = view.inputs
+            restored = [
+                round_, view.compare, got.version, got.level, got.metric, got.scheme, got.k,
+                list(got.stages), list(got.bottlenecks), list(got.platforms), list(got.countries),
+                list(got.sizes), view.region, view.view,
+            ]  # fmt: skip
+            return no_update, " ".join(notices), *restored
+        (round_, compare, version, level, metric, scheme, k, stages, bottlenecks, platforms, countries, sizes,
+         region, view) = values  # fmt: skip
+        raw = dict(zip(FILTER_NAMES, (stages, bottlenecks, platforms, countries, sizes), strict=True))
+        got, _notices = inputs.parse_map_inputs(
+            dict(version=version, level=level, metric=metric, scheme=scheme, k=k, **raw), ALL_COUNTRIES
+        )
+        chosen = urlstate.View(
+            got,
+            round_ if isinstance(round_, str) else None,
+            compare if isinstance(compare, str) else None,
+            region
+            if isinstance(region, str) and inputs.region_code({"properties": {"id": region}})
+            else None,
+            view if view in urlstate.VIEWS else "map",
+        )
+        return urlstate.encode(chosen) or "?", "", *unchanged
+
+    app.clientside_callback(
+        "function(n) { if (!n) { return window.dash_clientside.no_update; }"
+        " return navigator.clipboard ? navigator.clipboard.writeText(window.location.href)"
+        ".then(() => 'Link copied.', () => window.location.href) : window.location.href; }",
+        Output(Ids.COPIED, "children"),
+        Input(Ids.COPY_LINK, "n_clicks"),
+        prevent_initial_call=True,
+    )
+
+    @app.callback(
+        Output(Ids.MAP_VIEW, "hidden"),
+        Output(Ids.TABLE_VIEW, "hidden"),
+        Input(Ids.VIEW, "value"),
+    )
+    def switch_view(view):
+        table = view == "table"
+        return table, not table
+
+    @app.callback(
+        Output(Ids.TABLE, "children"),
+        Input(Ids.VIEW, "value"),
+        Input(Ids.ROUND, "value"),
+        Input(Ids.VERSION, "value"),
+        Input(Ids.LEVEL, "value"),
+        *FILTER_INPUTS,
+        Input(Ids.TABLE_SORT, "data"),
+    )
+    def update_table(view, round_, version, level, stages, bottlenecks, platforms, countries, sizes, sort):
+        role = _role()
+        if view != "table":
+            return no_update  # built when shown
+        data, _notices = _round(atlas, round_)
+        raw = dict(zip(FILTER_NAMES, (stages, bottlenecks, platforms, countries, sizes), strict=True))
+        got, _more = _parse(data, version=version, level=level, **raw)
+        filters = inputs.filters_from_inputs(got)
+        column, descending = tables.parse_sort(sort)
+        return tables.region_table(data, got.version, got.level, filters, role, column, descending)
+
+    @app.callback(
+        Output(Ids.TABLE_SORT, "data"),
+        Input({"type": "sort", "column": ALL}, "n_clicks"),
+        State(Ids.TABLE_SORT, "data"),
+        prevent_initial_call=True,
+    )
+    def sort_table(_clicks, sort):
+        _role()
+        clicked = ctx.triggered_id
+        if not isinstance(clicked, dict) or not ctx.triggered or not ctx.triggered[0].get("value"):
+            raise PreventUpdate
+        return tables.next_sort(sort, clicked.get("column"))
 
     @app.callback(
         Output(Ids.REGIONS, "url"),

@@ -34,3 +34,14 @@ class Ids:
     COMPARE = "compare-round"  # an earlier round to show the change from, or none
     DATA_LINE = "data-line"
     SAMPLE_BADGE = "sample-badge"
+    URL = "url"  # dcc.Location: the view lives in the query string
+    URL_NOTICE = "url-notice"
+    VIEW = "view"  # "map" or "table"
+    COPY_LINK = "copy-link"
+    COPIED = "copied"
+    MAP_VIEW = "map-view"
+    TABLE_VIEW = "table-view"
+    TABLE = "region-table"
+    TABLE_SORT = "table-sort"  # Store: {column, descending}
+    SELECTED = "selected-region"  # Store: the NUTS code of the region whose profile is open
+    PROFILE = "region-profile"

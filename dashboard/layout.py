@@ -330,6 +330,28 @@ def map_panel(info: PageInfo, start: MapStart | None = None) -> html.Div:
     )
 
 
+def view_bar() -> html.Div:
+    """Map or table, a link to this exact view, and what the address asked for but could not show."""
+    return html.Div(
+        [
+            dbc.RadioItems(
+                id=Ids.VIEW,
+                options=[{"label": "Map", "value": "map"}, {"label": "Table", "value": "table"}],
+                value="map",
+                inline=True,
+                className="atlas-view-switch",
+                inputClassName="btn-check",
+                labelClassName="btn btn-sm btn-outline-primary",
+                labelCheckedClassName="active",
+            ),
+            html.Button("Copy link", id=Ids.COPY_LINK, className="btn btn-sm btn-outline-secondary"),
+            html.Span(id=Ids.COPIED, className="small text-muted", role="status"),
+            html.Div(id=Ids.URL_NOTICE, className="atlas-url-notice small text-danger", role="status"),
+        ],
+        className="atlas-view-bar d-flex align-items-center gap-2 flex-wrap",
+    )
+
+
 def summary_cards(cards: Any = None) -> html.Div:
     return html.Div(cards, id=Ids.SUMMARY, className="atlas-summary")
 
@@ -340,6 +362,8 @@ def build_layout(
     """The whole page, for one viewer."""
     return html.Div(
         [
+            dcc.Location(id=Ids.URL, refresh=False),
+            dcc.Store(id=Ids.SELECTED),
             header(info, viewer),
             html.Div(
                 [
@@ -347,8 +371,20 @@ def build_layout(
                     html.Main(
                         [
                             summary_cards(start.cards if start else None),
-                            map_panel(info, start),
-                            html.Div(id=Ids.STATUS, className="atlas-status"),
+                            view_bar(),
+                            html.Div(map_panel(info, start), id=Ids.MAP_VIEW, className="atlas-map-view"),
+                            html.Div(
+                                [
+                                    html.Div(id=Ids.TABLE, className="atlas-table"),
+                                    dcc.Store(
+                                        id=Ids.TABLE_SORT, data={"column": "name", "descending": False}
+                                    ),
+                                ],
+                                id=Ids.TABLE_VIEW,
+                                className="atlas-table-view",
+                                hidden=True,
+                            ),
+                            html.Div(id=Ids.STATUS, className="atlas-status", role="status"),
                         ],
                         className="atlas-main",
                     ),
