@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import argparse
 import functools
+import logging
 import os
 import sys
+import threading
 from pathlib import Path
 
 from dash import Dash, html
 
-from dashboard import api, audit, auth, callbacks, hardening, imports, routes, views
+from dashboard import api, audit, auth, callbacks, finding, hardening, imports, profile, routes, views
 from dashboard.data import SAMPLE_FILE, Atlas, AtlasData, NoPublishedRound
 from dashboard.layout import DEFAULT_LEVEL, DEFAULT_METRIC, PRODUCT, MapStart, PageInfo, Viewer, build_layout
 from geodata import disclosure, nuts, store, vocab
@@ -62,6 +64,7 @@ def create_app(data_path: str | Path | None = None, public: bool | None = None) 
     except store.StoreError as exc:
         raise InputError(str(exc)) from None
     atlas.start.warm()
+    threading.Thread(target=_warm_more, args=(atlas,), name="warm-profiles", daemon=True).start()
     demo = atlas.demo
     app = Dash(
         __name__,
@@ -109,10 +112,22 @@ def create_app(data_path: str | Path | None = None, public: bool | None = None) 
 
     app.layout = page
     callbacks.register(app, atlas)
+    callbacks.register_profiles(app, atlas)
     routes.register(app.server, atlas)
     api.register(app.server, atlas)
     imports.register(app.server, atlas)
     return app
+
+
+def _warm_more(atlas: Atlas) -> None:
+    """After start-up, in the background: the default profiles and the search index of each role
+    group, so that the first click or keystroke is answered from memory."""
+    try:
+        profile.warm_round(atlas.start)
+        for role in ("official", "cluster"):
+            finding.index(atlas.start, role)
+    except Exception:  # a failure here only means the first request builds it
+        logging.getLogger(__name__).exception("warming the profiles failed")
 
 
 def page_info(atlas: Atlas, data: AtlasData, published: list[store.RoundInfo]) -> PageInfo:

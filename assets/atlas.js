@@ -12,6 +12,7 @@ window.atlas = Object.assign({}, window.atlas, (function () {
   // a filter change restyles the existing layers in place (no re-adding of 1,500 polygons).
   let state = {};
   const drawn = {key: null, layers: []};
+  let selected = null;  // the NUTS code of the region whose profile is open
 
   // Leaflet measures its container once; re-measure when the panel around it changes size
   // (e.g. when the summary cards arrive), so fitting bounds and clustering use the real size.
@@ -56,11 +57,28 @@ window.atlas = Object.assign({}, window.atlas, (function () {
       const p = feature.properties;
       const c = (h.key === p.k && h.cls) ? h.cls[p.i] : NO_DATA;
       const fill = c >= 0 ? h.colors[c] : FILL[c];
+      if (selected && p.id === selected) {
+        return {fillColor: fill, fillOpacity: c === NO_DATA ? 0.55 : 0.9, color: '#c2185b', weight: 3,
+                dashArray: null};
+      }
       return {
         fillColor: fill, fillOpacity: c === NO_DATA ? 0.55 : 0.9,
         color: c === WITHHELD ? '#6b6b6b' : '#8c8c8c', weight: c === ZERO ? 0.6 : 0.4,
         dashArray: c === WITHHELD ? '2 3' : null,
       };
+    },
+    highlight: function (code) {
+      // Clientside callback: outline the selected region (the map keeps its place).
+      const previous = selected;
+      selected = (typeof code === 'string' && code) ? code : null;
+      for (const layer of drawn.layers) {
+        const id = layer.feature.properties.id;
+        if (id === selected || id === previous) {
+          layer.setStyle(window.atlas.regionStyle(layer.feature));
+          if (id === selected && layer.bringToFront) { layer.bringToFront(); }
+        }
+      }
+      return selected || '';
     },
     regionHover: function () { return {weight: 2.5, color: '#222222'}; },
     regionEach: function (feature, layer, context) {

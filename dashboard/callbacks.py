@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from dash import ALL, Dash, Input, Output, State, ctx, dcc, no_update
+from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard import audit, auth, inputs, layout, tables, urlstate, views
+from dashboard import audit, auth, finding, inputs, layout, profile, profile_view, tables, urlstate, views
 from dashboard.data import Atlas, AtlasData, NoPublishedRound
 from dashboard.ids import Ids
 from geodata import records, vocab
@@ -365,3 +365,146 @@ def register(app: Dash, atlas: Atlas) -> None:
         State(Ids.JUMP_TARGETS, "data"),
         prevent_initial_call=True,
     )
+
+
+def register_profiles(app: Dash, atlas: Atlas) -> None:
+    """The region profile beside the map, the search box, and the region page."""
+
+    @app.callback(
+        Output(Ids.SELECTED, "data", allow_duplicate=True),
+        Input(Ids.REGIONS, "clickData"),
+        prevent_initial_call=True,
+    )
+    def click_region(feature):
+        _role()
+        code = inputs.region_code(feature)
+        if code is None:
+            raise PreventUpdate
+        return code
+
+    @app.callback(
+        Output(Ids.SELECTED, "data", allow_duplicate=True),
+        Input(Ids.CLOSE_PROFILE, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def close_profile(clicks):
+        _role()
+        if not clicks:
+            raise PreventUpdate
+        return None
+
+    @app.callback(
+        Output(Ids.PROFILE_BODY, "children"),
+        Output(Ids.PROFILE, "hidden"),
+        Input(Ids.SELECTED, "data"),
+        Input(Ids.ROUND, "value"),
+        Input(Ids.VERSION, "value"),
+        *FILTER_INPUTS,
+    )
+    def show_profile(code, round_, version, stages, bottlenecks, platforms, countries, sizes):
+        role = _role()
+        if not isinstance(code, str) or not code:
+            return [], True
+        data, _notices = _round(atlas, round_)
+        raw = dict(zip(FILTER_NAMES, (stages, bottlenecks, platforms, countries, sizes), strict=True))
+        got, _more = _parse(data, version=version, **raw)
+        filters = inputs.filters_from_inputs(got)
+        found = profile.region_profile(data, got.version, code, filters, role)
+        if found is None:
+            return [html.P(f"No region {inputs.clip(code, 8)!r} in NUTS {got.version}.")], False
+        return profile_view.panel(found), False
+
+    app.clientside_callback(
+        "function(code, styled) { return window.atlas.highlight(code); }",
+        Output(Ids.HIGHLIGHTED, "data"),
+        Input(Ids.SELECTED, "data"),
+        Input(Ids.REGIONS_STYLED, "data"),
+    )
+
+    @app.callback(
+        Output(Ids.SEARCH, "options"),
+        Input(Ids.SEARCH, "search_value"),
+        State(Ids.ROUND, "value"),
+        State(Ids.VERSION, "value"),
+        prevent_initial_call=True,
+    )
+    def search_options(query, round_, version):
+        role = _role()
+        if not isinstance(query, str) or not query.strip():
+            raise PreventUpdate  # keep the chosen option listed
+        data, _notices = _round(atlas, round_)
+        got, _more = _parse(data, version=version)
+        return finding.options(data, role, query, got.version)
+
+    @app.callback(
+        Output(Ids.SELECTED, "data", allow_duplicate=True),
+        Output(Ids.MAP, "viewport", allow_duplicate=True),
+        Output(Ids.VIEW, "value", allow_duplicate=True),
+        Input(Ids.SEARCH, "value"),
+        State(Ids.ROUND, "value"),
+        State(Ids.VERSION, "value"),
+        State(Ids.LEVEL, "value"),
+        prevent_initial_call=True,
+    )
+    def choose(value, round_, version, level):
+        role = _role()
+        if not isinstance(value, str) or ":" not in value:
+            raise PreventUpdate
+        data, _notices = _round(atlas, round_)
+        got, _more = _parse(data, version=version, level=level)
+        kind, _sep, key = value.partition(":")
+        if kind == "region":
+            code = inputs.region_code({"properties": {"id": key}})
+            if code is None:
+                raise PreventUpdate
+            return code, no_update, "map"
+        site = finding.site_place(data, role, got.version, kind, key)
+        if site is None:
+            raise PreventUpdate
+        nuts3, lat, lon = site
+        region = nuts3[: 2 + got.level] if nuts3 else no_update
+        viewport = {"center": [lat, lon], "zoom": 9, "transition": "flyTo"} if lat is not None else no_update
+        return region, viewport, "map"
+
+    @app.callback(
+        Output(Ids.REGION_PAGE, "children"),
+        Output(Ids.REGION_PAGE, "hidden"),
+        Output(Ids.MAIN_PAGE, "hidden"),
+        Input(Ids.URL, "pathname"),
+        Input(Ids.URL, "search"),
+    )
+    def region_page(pathname, search):
+        role = _role()
+        if not isinstance(pathname, str) or not pathname.startswith(REGION_PREFIX):
+            return [], True, False
+        wanted = pathname.removeprefix(REGION_PREFIX).strip("/")
+        view, notices = urlstate.decode(search, ALL_COUNTRIES)
+        try:
+            data, notice = atlas.resolve(view.round)
+        except UnknownRound:
+            return [html.P("No survey round is published yet.")], False, True
+        version = view.inputs.version
+        code = inputs.region_code({"properties": {"id": wanted.upper()}})
+        found = None if code is None else profile.region_profile(
+            data, version, code, inputs.filters_from_inputs(view.inputs), role
+        )  # fmt: skip
+        if found is None:
+            other_version = 2024 if version == 2021 else 2021
+            level = profile.level_of(code) if code else None
+            other = (
+                code
+                if code and level is not None and code in data.level_codes(other_version, level)
+                else None
+            )
+            return profile_view.missing(inputs.clip(wanted, 12), version, other), False, True
+        source = f"Round {data.round} ({data.name})" if data.round else data.name
+        published = f"published {data.published_at:%d %b %Y}" if data.published_at else data.survey_period()
+        shown = [
+            html.Div(
+                " ".join(n for n in [*notices, notice] if n), className="small text-danger", role="status"
+            )
+        ]
+        return [*shown, *profile_view.page(found, published, source)], False, True
+
+
+REGION_PREFIX = "/region/"

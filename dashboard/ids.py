@@ -45,3 +45,9 @@ class Ids:
     TABLE_SORT = "table-sort"  # Store: {column, descending}
     SELECTED = "selected-region"  # Store: the NUTS code of the region whose profile is open
     PROFILE = "region-profile"
+    PROFILE_BODY = "region-profile-body"
+    CLOSE_PROFILE = "close-profile-panel"
+    SEARCH = "search"
+    HIGHLIGHTED = "highlighted"  # Store: written by the clientside highlight
+    MAIN_PAGE = "main-page"
+    REGION_PAGE = "region-page"

@@ -38,7 +38,7 @@ from flask import Flask, Response, abort, redirect, request
 from flask.typing import ResponseReturnValue
 from werkzeug.utils import secure_filename
 
-from dashboard import audit, auth, hardening
+from dashboard import audit, auth, hardening, profile
 from dashboard.data import Atlas
 from dashboard.exports import to_csv_bytes
 from geodata import nuts, readers
@@ -299,7 +299,7 @@ def register(server: Flask, atlas: Atlas) -> Jobs:
         audit.record(action, f"round {info.name}")
         if action == "publish":  # build it now, before the first map asks for it
             threading.Thread(
-                target=atlas.prepare, args=(info.name,), name="prepare-round", daemon=True
+                target=_prepare, args=(atlas, info.name), name="prepare-round", daemon=True
             ).start()
         done = "published" if action == "publish" else "discarded"
         return redirect(round_link(info.name) + f"?done={done}", 303)
@@ -319,6 +319,15 @@ def register(server: Flask, atlas: Atlas) -> Jobs:
     for rule, endpoint, view, methods in routes:
         server.add_url_rule(rule, endpoint, view, methods=methods)
     return jobs
+
+
+def _prepare(atlas: Atlas, name: str) -> None:
+    """A just-published round: loaded, placed, default views and profiles built."""
+    atlas.prepare(name)
+    try:
+        profile.warm_round(atlas.get(name))
+    except Exception:
+        log.exception("warming the profiles of round %r failed; they are built on first use", name)
 
 
 def import_link(role: str) -> list[Any]:

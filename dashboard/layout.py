@@ -165,6 +165,7 @@ def filter_panel(info: PageInfo, level: int = DEFAULT_LEVEL) -> html.Div:
     ]
     return html.Div(
         [
+            search_box(),
             *_round_controls(info),
             dbc.Label("NUTS level", html_for=Ids.LEVEL, className="filter-label"),
             dbc.RadioItems(
@@ -352,6 +353,45 @@ def view_bar() -> html.Div:
     )
 
 
+def profile_panel() -> html.Aside:
+    """Beside the map: the profile of the region clicked or found (empty until then)."""
+    return html.Aside(
+        [
+            html.Button(
+                id=Ids.CLOSE_PROFILE,
+                className="btn-close float-end",
+                title="Close the profile",
+                **_label("Close"),
+            ),
+            dcc.Loading(html.Div(id=Ids.PROFILE_BODY), delay_show=300),
+        ],
+        id=Ids.PROFILE,
+        className="atlas-profile",
+        hidden=True,
+        **_label("Region profile"),
+    )
+
+
+def _label(text: str) -> dict[str, Any]:
+    return {"aria-label": text}
+
+
+def search_box() -> html.Div:
+    return html.Div(
+        [
+            dbc.Label("Search", html_for=Ids.SEARCH, className="filter-label"),
+            dcc.Dropdown(
+                id=Ids.SEARCH,
+                options=[],
+                placeholder="Region, company or site",
+                searchable=True,
+                clearable=True,
+                className="mb-2",
+            ),
+        ]
+    )
+
+
 def summary_cards(cards: Any = None) -> html.Div:
     return html.Div(cards, id=Ids.SUMMARY, className="atlas-summary")
 
@@ -364,33 +404,45 @@ def build_layout(
         [
             dcc.Location(id=Ids.URL, refresh=False),
             dcc.Store(id=Ids.SELECTED),
-            header(info, viewer),
+            dcc.Store(id=Ids.HIGHLIGHTED),
+            html.Div(id=Ids.REGION_PAGE, className="atlas-region-page container py-3", hidden=True),
             html.Div(
                 [
-                    html.Aside(filter_panel(info, level), className="atlas-aside"),
-                    html.Main(
+                    header(info, viewer),
+                    html.Div(
                         [
-                            summary_cards(start.cards if start else None),
-                            view_bar(),
-                            html.Div(map_panel(info, start), id=Ids.MAP_VIEW, className="atlas-map-view"),
-                            html.Div(
+                            html.Aside(filter_panel(info, level), className="atlas-aside"),
+                            html.Main(
                                 [
-                                    html.Div(id=Ids.TABLE, className="atlas-table"),
-                                    dcc.Store(
-                                        id=Ids.TABLE_SORT, data={"column": "name", "descending": False}
+                                    summary_cards(start.cards if start else None),
+                                    view_bar(),
+                                    html.Div(
+                                        [map_panel(info, start), profile_panel()],
+                                        id=Ids.MAP_VIEW,
+                                        className="atlas-map-view",
                                     ),
+                                    html.Div(
+                                        [
+                                            html.Div(id=Ids.TABLE, className="atlas-table"),
+                                            dcc.Store(
+                                                id=Ids.TABLE_SORT,
+                                                data={"column": "name", "descending": False},
+                                            ),
+                                        ],
+                                        id=Ids.TABLE_VIEW,
+                                        className="atlas-table-view",
+                                        hidden=True,
+                                    ),
+                                    html.Div(id=Ids.STATUS, className="atlas-status", role="status"),
                                 ],
-                                id=Ids.TABLE_VIEW,
-                                className="atlas-table-view",
-                                hidden=True,
+                                className="atlas-main",
                             ),
-                            html.Div(id=Ids.STATUS, className="atlas-status", role="status"),
                         ],
-                        className="atlas-main",
+                        className="atlas-body",
                     ),
                 ],
-                className="atlas-body",
+                id=Ids.MAIN_PAGE,
+                className="atlas-page",
             ),
         ],
-        className="atlas-page",
     )

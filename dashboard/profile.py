@@ -116,6 +116,8 @@ class Profile:
     #: a country filter leaves it out; every figure is then None without a reason)
     covered: bool
     figures: dict[str, Figure]  # HEADLINE metric -> figure
+    #: the region's share of all sites (the filters', released figures), the yardstick of its stages
+    share: Figure
     stages: tuple[StageProfile, ...]  # in vocab.STAGES order
     bottlenecks: tuple[BottleneckProfile, ...]  # in vocab.BOTTLENECKS order
     #: stage codes whose known location quotient is above 1, the highest first
@@ -275,7 +277,9 @@ def region_profile(data: AtlasData, version: int, code: str, filters: Filters, r
         return Region(of, str(names.get(of, of)))
 
     country = code[:2]
-    row = _row(data.release(version, filters, role).table(level), code)
+    result = data.release(version, filters, role)
+    row = _row(result.table(level), code)
+    everything = _figure(result.totals.get("facilities"), result.totals_withheld.get("facilities", ""))
     stages = tuple(_stage_profile(data, version, level, code, filters, role, stage) for stage in vocab.STAGES)
     bottlenecks = tuple(
         BottleneckProfile(
@@ -303,6 +307,7 @@ def region_profile(data: AtlasData, version: int, code: str, filters: Filters, r
         parents=tuple(region(code[:n]) for n in range(len(code) - 1, 1, -1)),
         covered=row is not None,
         figures={metric: _cell(row, metric) for metric in HEADLINE},
+        share=_share(_cell(row, "facilities"), everything) if row is not None else NO_DATA,
         stages=stages,
         bottlenecks=bottlenecks,
         strengths=tuple(s.stage for s in strong),
@@ -310,3 +315,10 @@ def region_profile(data: AtlasData, version: int, code: str, filters: Filters, r
         sites=sites,
         sites_total=total,
     )
+
+
+def warm_round(data: AtlasData) -> None:
+    """In the background after a round is loaded: every role group's default profiles (NUTS 2021),
+    so that the first click on a region is answered from memory."""
+    for group in ("official", "cluster"):
+        warm_profiles(data, vocab.NUTS_YEARS[0], group)
