@@ -57,7 +57,9 @@ def options(data: AtlasData, role: str, query: object, version: int) -> list[dic
             value = f"site:{entry.key.removeprefix('site:')}"
         else:
             value = entry.key
-        out.append({"label": f"{entry.label} · {entry.detail}", "value": value})
+        # "search": what the dropdown's own filter matches against; the hits already match the
+        # query (accents, typos), so they must not be filtered out again by their label
+        out.append({"label": f"{entry.label} · {entry.detail}", "value": value, "search": query})
     return out
 
 

@@ -32,7 +32,10 @@ LABELS = {
 def figure_text(metric: str, figure: Figure, restricted: bool) -> str:
     """A figure as the screen shows it: the value, or "confidential (why)", never zero for it."""
     if figure.value is None:
-        return f"confidential ({figure.reason_text})" if figure.reason else "no data"
+        if not figure.reason:
+            return "no data"
+        why = figure.reason_text.removeprefix("confidential: ")
+        return f"confidential: {why}"
     text = choropleth.format_value(metric, figure.value)
     if figure.reason and not restricted:
         return f"{text} · not shown to other roles"
@@ -52,11 +55,13 @@ def headline(profile: Profile) -> html.Dl:
     return html.Dl(items, className="atlas-profile-figures")
 
 
-def stage_chart(profile: Profile) -> dcc.Graph:
+def stage_chart(profile: Profile) -> dcc.Graph | html.P:
     """Sites per stage in the region (share of the EU's sites of that stage) beside the region's
     share of all EU sites: a stage above the grey mark is a strength."""
     labels = [s.label for s in profile.stages]
     shares = [100 * s.share.value if s.share.value is not None else None for s in profile.stages]
+    if not any(shares):
+        return html.P("No stage figure to chart (none, or confidential).", className="small text-muted")
     hover = [
         figure_text("facilities", s.sites, disclosure.is_restricted(profile.role)) for s in profile.stages
     ]
@@ -89,8 +94,10 @@ def stage_chart(profile: Profile) -> dcc.Graph:
     )
 
 
-def bottleneck_chart(profile: Profile) -> dcc.Graph:
+def bottleneck_chart(profile: Profile) -> dcc.Graph | html.P:
     known = [(b.label, b.reports.value) for b in profile.bottlenecks if b.reports.value]
+    if not known:
+        return html.P("No bottleneck reported that your role may see.", className="small text-muted")
     fig = go.Figure(
         go.Bar(
             x=[v for _l, v in known],
@@ -119,7 +126,7 @@ def stage_table(profile: Profile) -> html.Table:
         lq_text = figure_text("specialisation", lq, restricted) if lq.value is not None or lq.reason else "–"
         rank = f"{s.rank} of {s.ranked}" if s.rank is not None else "–"
         share = f"{100 * s.share.value:.1f} %" if s.share.value is not None else (
-            f"confidential ({s.share.reason_text})" if s.share.reason else "–"
+            figure_text("facilities", s.share, restricted) if s.share.reason else "–"
         )  # fmt: skip
         rows.append(
             html.Tr(

@@ -73,9 +73,18 @@ def _text_key(series: pd.Series) -> pd.Series:
 
 
 def cell_text(metric: str, value: object, reason: str, restricted: bool) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return f"withheld ({disclosure.reason_text(reason)})" if reason else "–"
-    text = choropleth.format_value(metric, float(value))  # type: ignore[arg-type]
+    """A figure in a cell (the unit is in the header): "1,234", "12.5 M", "1.35"; a figure the
+    role does not see: "withheld: too few companies"."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        why = disclosure.reason_text(reason).removeprefix("confidential: ")
+        return f"withheld: {why}" if reason else "–"
+    number = float(value)  # type: ignore[arg-type]
+    if metric in choropleth.INTEGER_METRICS:
+        text = f"{round(number):,}"
+    elif metric == "specialisation":
+        text = f"{number:.2f}"
+    else:
+        text = choropleth.short_number(number)
     if reason and not restricted:
         return f"{text} (not shown to other roles)"
     return text
@@ -94,12 +103,15 @@ def region_table(
     headers = []
     for key in COLUMNS:
         label = TEXT_COLUMNS.get(key) or vocab.METRICS[key][0]
+        unit = "" if key in TEXT_COLUMNS else vocab.METRICS[key][1]
         state = ("descending" if descending else "ascending") if key == column else "none"
         headers.append(
             html.Th(
                 html.Button(
                     [
                         label,
+                        html.Br() if unit else "",
+                        html.Small(unit, className="fw-normal text-muted") if unit else "",
                         html.Span(" ▼" if descending else " ▲", **_aria("hidden", "true"))
                         if key == column
                         else "",
