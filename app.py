@@ -113,6 +113,7 @@ def create_app(data_path: str | Path | None = None, public: bool | None = None) 
     app.layout = page
     callbacks.register(app, atlas)
     callbacks.register_profiles(app, atlas)
+    callbacks.register_site_cards(app, atlas)
     routes.register(app.server, atlas)
     api.register(app.server, atlas)
     imports.register(app.server, atlas)

@@ -440,6 +440,7 @@ def register_profiles(app: Dash, atlas: Atlas) -> None:
         Output(Ids.SELECTED, "data", allow_duplicate=True),
         Output(Ids.MAP, "viewport", allow_duplicate=True),
         Output(Ids.VIEW, "value", allow_duplicate=True),
+        Output(Ids.SITE_CHOSEN, "data", allow_duplicate=True),
         Input(Ids.SEARCH, "value"),
         State(Ids.ROUND, "value"),
         State(Ids.VERSION, "value"),
@@ -457,14 +458,14 @@ def register_profiles(app: Dash, atlas: Atlas) -> None:
             code = inputs.region_code({"properties": {"id": key}})
             if code is None:
                 raise PreventUpdate
-            return code, no_update, "map"
+            return code, no_update, "map", no_update
         site = finding.site_place(data, role, got.version, kind, key)
         if site is None:
             raise PreventUpdate
         nuts3, lat, lon = site
         region = nuts3[: 2 + got.level] if nuts3 else no_update
         viewport = {"center": [lat, lon], "zoom": 9, "transition": "flyTo"} if lat is not None else no_update
-        return region, viewport, "map"
+        return region, viewport, "map", key if kind == "site" else no_update
 
     @app.callback(
         Output(Ids.REGION_PAGE, "children"),
@@ -508,3 +509,38 @@ def register_profiles(app: Dash, atlas: Atlas) -> None:
 
 
 REGION_PREFIX = "/region/"
+
+
+def register_site_cards(app: Dash, atlas: Atlas) -> None:
+    """A site's card: from the profile's site list or the search box; only sites the role may see."""
+
+    @app.callback(
+        Output(Ids.SITE_CHOSEN, "data", allow_duplicate=True),
+        Input({"type": "site-open", "id": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def open_site(_clicks):
+        _role()
+        clicked = ctx.triggered_id
+        if not isinstance(clicked, dict) or not ctx.triggered or not ctx.triggered[0].get("value"):
+            raise PreventUpdate
+        return clicked.get("id")
+
+    @app.callback(
+        Output(Ids.SITE_CARD_BODY, "children"),
+        Output(Ids.SITE_CARD, "is_open"),
+        Input(Ids.SITE_CHOSEN, "data"),
+        State(Ids.ROUND, "value"),
+        State(Ids.VERSION, "value"),
+        prevent_initial_call=True,
+    )
+    def show_site(facility_id, round_, version):
+        role = _role()
+        if not facility_id:
+            return [], False
+        data, _notices = _round(atlas, round_)
+        got, _more = _parse(data, version=version)
+        fields = finding.site_card(data, role, got.version, facility_id)
+        if fields is None:
+            return [html.P("No such site, or not one your role may see.")], True
+        return profile_view.site_card(fields), True

@@ -11,6 +11,7 @@ import weakref
 import pandas as pd
 
 from dashboard.data import AtlasData
+from dashboard.exports import sites_table
 from geodata import disclosure, nuts, search, vocab
 from geodata.companies import normalise_name
 
@@ -87,3 +88,17 @@ def site_place(
         float(lat) if known else None,
         float(lon) if known else None,
     )
+
+
+def site_card(data: AtlasData, role: str, version: int, facility_id: object) -> dict[str, object] | None:
+    """Every field of one site that ``role`` may see (``disclosure.site_fields``) with its NUTS
+    regions; None unless the role may see the site one by one."""
+    if not isinstance(facility_id, str):
+        return None
+    rows = data.index(version).row[data.visible(version, disclosure.group_of(role))]
+    placed = data.placed(version)
+    match = [int(r) for r in rows if placed["facility_id"].iloc[int(r)] == facility_id]
+    if not match:
+        return None
+    table = sites_table(placed, match[:1], role, data.names(version), {})
+    return {str(k): (None if pd.isna(v) else v) for k, v in table.iloc[0].to_dict().items()}

@@ -50,4 +50,7 @@ class Ids:
     SEARCH = "search"
     HIGHLIGHTED = "highlighted"  # Store: written by the clientside highlight
     MAIN_PAGE = "main-page"
+    SITE_CHOSEN = "site-chosen"  # Store: the facility_id whose card is open
+    SITE_CARD = "site-card"
+    SITE_CARD_BODY = "site-card-body"
     REGION_PAGE = "region-page"

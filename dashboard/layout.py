@@ -405,6 +405,13 @@ def build_layout(
             dcc.Location(id=Ids.URL, refresh=False),
             dcc.Store(id=Ids.SELECTED),
             dcc.Store(id=Ids.HIGHLIGHTED),
+            dcc.Store(id=Ids.SITE_CHOSEN),
+            dbc.Modal(
+                [dbc.ModalHeader(dbc.ModalTitle("Site")), dbc.ModalBody(id=Ids.SITE_CARD_BODY)],
+                id=Ids.SITE_CARD,
+                is_open=False,
+                size="lg",
+            ),
             html.Div(id=Ids.REGION_PAGE, className="atlas-region-page container py-3", hidden=True),
             html.Div(
                 [

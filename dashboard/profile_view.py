@@ -166,7 +166,21 @@ def site_list(profile: Profile) -> html.Div:
     columns = [c for c in wanted if c in profile.site_columns]
     head = html.Thead(html.Tr([html.Th(c.replace("_", " "), scope="col") for c in columns]))
     body = [
-        html.Tr([html.Td("" if site.get(c) is None else str(site.get(c))) for c in columns])
+        html.Tr(
+            [
+                html.Td(
+                    html.Button(
+                        str(site.get(c) or "(company not named)"),
+                        id={"type": "site-open", "id": str(site.get("facility_id"))},
+                        className="btn btn-link p-0 text-start",
+                        title="Every field of this site",
+                    )
+                    if c == "company"
+                    else ("" if site.get(c) is None else str(site.get(c)))
+                )
+                for c in columns
+            ]
+        )
         for site in profile.sites
     ]
     note = (
@@ -263,3 +277,13 @@ def missing(code: str, version: int, other: str | None) -> list[Any]:
         lines.append(html.P([f"It is a NUTS {alt} region: ", link]))
     lines.append(html.A("Back to the map", href="/"))
     return [dbc.Alert(lines, color="warning", id="region-missing")]
+
+
+def site_card(fields: dict[str, object]) -> html.Dl:
+    """A site's card: every field the role may see, as given."""
+    items: list[Any] = []
+    for key, value in fields.items():
+        if value is None or value == "":
+            continue
+        items += [html.Dt(key.replace("_", " ")), html.Dd(str(value))]
+    return html.Dl(items, className="atlas-profile-figures", id="site-card-fields")

@@ -215,3 +215,22 @@ def test_the_address_restores_the_controls_and_controls_write_the_address(app) -
     assert written[0] == "?round=sample_facilities&level=1"
     hostile = run("url.search", "?level=9&metric=%3Cscript%3E", values)
     assert "Ignored NUTS level '9' (used 2)" in hostile[1] and hostile[5] == 2
+
+
+def test_a_site_card_holds_the_fields_the_role_may_see(app, data: AtlasData, raw: pd.DataFrame) -> None:
+    show = callback(app, Ids.SITE_CARD_BODY, "children")
+    unlisted = raw.loc[~raw["listed"] & (raw["capacity_doses_per_month"] != "")].iloc[0]
+    listed = raw.loc[raw["listed"] & (raw["capacity_doses_per_month"] != "")].iloc[0]
+    with signed_in(app, "official"):
+        body, is_open = show(unlisted["facility_id"], None, 2021)
+    text = text_of(body)
+    assert is_open and unlisted["company"] in text and "capacity doses per month" in text
+    with signed_in(app, "cluster"):
+        body, is_open = show(unlisted["facility_id"], None, 2021)
+        assert is_open and text_of(body) == "No such site, or not one your role may see."
+        body, _open = show(listed["facility_id"], None, 2021)
+        text = text_of(body)
+        assert listed["company"] in text
+        assert "capacity" not in text and "lead time" not in text and "staff" not in text
+        assert show(None, None, 2021) == ([], False)
+        assert text_of(show(["x"], None, 2021)[0]) == "No such site, or not one your role may see."
