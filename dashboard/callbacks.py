@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 
+import geopandas as gpd
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
+from shapely.geometry import box
+from shapely.geometry.base import BaseGeometry
 
 from dashboard import audit, auth, finding, inputs, layout, profile, profile_view, tables, urlstate, views
 from dashboard.data import Atlas, AtlasData, NoPublishedRound
 from dashboard.ids import Ids
-from geodata import records, vocab
+from geodata import nuts, records, vocab
 from geodata.store import UnknownRound
-from layers import choropleth
+from layers import choropleth, locator
 
 FILTER_INPUTS = [
     Input(Ids.STAGE, "value"),
@@ -505,10 +508,36 @@ def register_profiles(app: Dash, atlas: Atlas) -> None:
                 " ".join(n for n in [*notices, notice] if n), className="small text-danger", role="status"
             )
         ]
-        return [*shown, *profile_view.page(found, published, source)], False, True
+        return (
+            [*shown, *profile_view.page(found, published, source, _locator(data, version, found))],
+            False,
+            True,
+        )
 
 
 REGION_PREFIX = "/region/"
+
+
+def _locator(data: AtlasData, version: int, found: profile.Profile) -> str:
+    """The region among the regions of its level in its country (a country: among its neighbours
+    of the map)."""
+    regions = nuts.load(version, found.level, data.scale)
+    if found.level == 0:
+        near = regions[regions["NUTS_ID"].isin(data.map_countries)]
+    else:
+        near = regions[regions["NUTS_ID"].str.startswith(found.code[:2])]
+    near = near[near.geometry.intersects(_mainland_box(near, found.code))]
+    return locator.svg(near, found.code, f"Where {found.name} lies")
+
+
+def _mainland_box(regions: gpd.GeoDataFrame, code: str) -> BaseGeometry:
+    """A box around the region and its neighbours, leaving out far-away overseas parts."""
+    own = regions.loc[regions["NUTS_ID"] == code].geometry
+    if own.empty:
+        return box(-180, -90, 180, 90)
+    west, south, east, north = own.total_bounds
+    pad = max(east - west, north - south, 4.0) * 1.5
+    return box(west - pad, south - pad, east + pad, north + pad)
 
 
 def register_site_cards(app: Dash, atlas: Atlas) -> None:

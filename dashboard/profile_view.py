@@ -6,6 +6,7 @@ already comes from the disclosure engine for the role); no data access here.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 from urllib.parse import urlencode
 
@@ -238,7 +239,20 @@ def panel(profile: Profile) -> list[Any]:
     ]
 
 
-def page(profile: Profile, when: str, source: str) -> list[Any]:
+def locator(svg_text: str, profile: Profile) -> html.Img | html.Span:
+    """The locator map (an SVG drawn on the server) as an image with a text alternative."""
+    if not svg_text:
+        return html.Span()
+    encoded = base64.b64encode(svg_text.encode("utf-8")).decode("ascii")
+    return html.Img(
+        src=f"data:image/svg+xml;base64,{encoded}",
+        alt=f"Where {profile.name} lies in {profile.country.name}",
+        className="atlas-locator",
+        id="region-locator",
+    )
+
+
+def page(profile: Profile, when: str, source: str, locator_svg: str = "") -> list[Any]:
     """The region page: laid out to present and to print (one or two pages)."""
     return [
         html.Div([html.A("← Back to the map", href="/", className="d-print-none")]),
@@ -246,10 +260,11 @@ def page(profile: Profile, when: str, source: str) -> list[Any]:
         html.Div(
             [
                 html.Div([headline(profile), strengths(profile)], className="col-md-5"),
-                html.Div(stage_chart(profile), className="col-md-7"),
+                html.Div(locator(locator_svg, profile), className="col-md-7"),
             ],
             className="row",
         ),
+        stage_chart(profile),
         stage_table(profile),
         html.H3("Bottlenecks reported", className="h6"),
         bottleneck_chart(profile),

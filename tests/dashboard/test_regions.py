@@ -138,6 +138,7 @@ def test_the_region_page_and_an_unknown_code(app) -> None:
         assert (region_hidden, main_hidden) == (False, True)
         text = text_of(page)
         assert "Miasto Łódź (PL711)" in text and "© EuroGeographics for the administrative boundaries" in text
+        assert "id='region-locator'" in repr(page) and "data:image/svg+xml;base64," in repr(page)
         # a NUTS 2024 code asked for in 2021 offers the 2024 region
         missing, _h, _m = route("/region/DEG0Q", "?version=2021")  # Schmalkalden-Meiningen, new in 2024
         text = text_of(missing)
