@@ -74,6 +74,7 @@ def create_app(data_path: str | Path | None = None, public: bool | None = None) 
         compress=True,
         on_error=hardening.callback_error_handler,
     )
+    app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
     auth.configure(app.server, demo=demo, public=public)
     hardening.harden(app.server)
     audit.configure(app.server, survey_store)

@@ -155,3 +155,25 @@ window.atlas = Object.assign({}, window.atlas, (function () {
     },
   };
 })());
+
+/* Accessibility patches for parts Dash renders itself (checked by axe-core in the browser tests):
+   - Dash 4's dropdown keeps a hidden focus target (aria-hidden, yet tabindex 0): a second, silent
+     tab stop; it is taken out of the tab order (the dropdown's button keeps the focus);
+   - the slider's thumb has no accessible name: it gets its slider's label. */
+(function () {
+  function patch(root) {
+    root.querySelectorAll('.dash-dropdown-focus-target[aria-hidden="true"]').forEach(function (el) {
+      if (el.getAttribute('tabindex') !== '-1') { el.setAttribute('tabindex', '-1'); }
+    });
+    root.querySelectorAll('[role="slider"]:not([aria-label])').forEach(function (el) {
+      const owner = el.closest('[id]');
+      const label = owner && document.querySelector('label[for="' + owner.id + '"]');
+      el.setAttribute('aria-label', label ? label.textContent.trim() : 'Value');
+    });
+  }
+  function start() {
+    patch(document);
+    new MutationObserver(function () { patch(document); }).observe(document.body, {childList: true, subtree: true});
+  }
+  if (document.readyState === 'loading') { document.addEventListener('DOMContentLoaded', start); } else { start(); }
+})();
