@@ -177,3 +177,42 @@ window.atlas = Object.assign({}, window.atlas, (function () {
   }
   if (document.readyState === 'loading') { document.addEventListener('DOMContentLoaded', start); } else { start(); }
 })();
+
+/* The region table's sort (the table is one HTML fragment from the server): a header button sorts
+   the rows by that column's keys, which are the figures the role sees; a figure not shown (an
+   empty key) sorts last whatever the direction, then by region name. */
+(function () {
+  document.addEventListener('click', function (event) {
+    const button = event.target.closest && event.target.closest('#region-table-element .atlas-sort');
+    if (!button) { return; }
+    const table = button.closest('table');
+    const th = button.closest('th');
+    const column = Number(button.dataset.column);
+    const numeric = button.dataset.kind === 'number';
+    const descending = th.getAttribute('aria-sort') === 'ascending' ||
+      (th.getAttribute('aria-sort') === 'none' && numeric);
+    const body = table.tBodies[0];
+    const rows = Array.from(body.rows);
+    const key = row => row.cells[column].dataset.sort || '';
+    const name = row => row.cells[0].dataset.sort || '';
+    rows.sort(function (a, b) {
+      const ka = key(a), kb = key(b);
+      if (!ka || !kb) { return (ka ? -1 : kb ? 1 : 0) || name(a).localeCompare(name(b)); }
+      const order = numeric ? Number(ka) - Number(kb) : ka.localeCompare(kb);
+      return (descending ? -order : order) || name(a).localeCompare(name(b));
+    });
+    body.append(...rows);
+    table.querySelectorAll('thead th').forEach(h => h.setAttribute('aria-sort', 'none'));
+    th.setAttribute('aria-sort', descending ? 'descending' : 'ascending');
+  });
+})();
+
+/* A company's button in a profile's site list opens the site's card (the list is one HTML
+   fragment; the card is the server's, for the role: callbacks register_site_cards). */
+document.addEventListener('click', function (event) {
+  const button = event.target.closest && event.target.closest('.atlas-site-open');
+  if (button && window.dash_clientside && window.dash_clientside.set_props) {
+    // a new value each click (the same site may be opened again after its card was closed)
+    window.dash_clientside.set_props('site-chosen', {data: button.dataset.facility + '#' + Date.now()});
+  }
+});

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 import geopandas as gpd
-from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
@@ -162,9 +162,8 @@ def register(app: Dash, atlas: Atlas) -> None:
         Input(Ids.VERSION, "value"),
         Input(Ids.LEVEL, "value"),
         *FILTER_INPUTS,
-        Input(Ids.TABLE_SORT, "data"),
     )
-    def update_table(view, round_, version, level, stages, bottlenecks, platforms, countries, sizes, sort):
+    def update_table(view, round_, version, level, stages, bottlenecks, platforms, countries, sizes):
         role = _role()
         if view != "table":
             return no_update  # built when shown
@@ -172,21 +171,7 @@ def register(app: Dash, atlas: Atlas) -> None:
         raw = dict(zip(FILTER_NAMES, (stages, bottlenecks, platforms, countries, sizes), strict=True))
         got, _more = _parse(data, version=version, level=level, **raw)
         filters = inputs.filters_from_inputs(got)
-        column, descending = tables.parse_sort(sort)
-        return tables.region_table(data, got.version, got.level, filters, role, column, descending)
-
-    @app.callback(
-        Output(Ids.TABLE_SORT, "data"),
-        Input({"type": "sort", "column": ALL}, "n_clicks"),
-        State(Ids.TABLE_SORT, "data"),
-        prevent_initial_call=True,
-    )
-    def sort_table(_clicks, sort):
-        _role()
-        clicked = ctx.triggered_id
-        if not isinstance(clicked, dict) or not ctx.triggered or not ctx.triggered[0].get("value"):
-            raise PreventUpdate
-        return tables.next_sort(sort, clicked.get("column"))
+        return tables.region_table(data, got.version, got.level, filters, role)
 
     @app.callback(
         Output(Ids.REGIONS, "url"),
@@ -544,18 +529,6 @@ def register_site_cards(app: Dash, atlas: Atlas) -> None:
     """A site's card: from the profile's site list or the search box; only sites the role may see."""
 
     @app.callback(
-        Output(Ids.SITE_CHOSEN, "data", allow_duplicate=True),
-        Input({"type": "site-open", "id": ALL}, "n_clicks"),
-        prevent_initial_call=True,
-    )
-    def open_site(_clicks):
-        _role()
-        clicked = ctx.triggered_id
-        if not isinstance(clicked, dict) or not ctx.triggered or not ctx.triggered[0].get("value"):
-            raise PreventUpdate
-        return clicked.get("id")
-
-    @app.callback(
         Output(Ids.SITE_CARD_BODY, "children"),
         Output(Ids.SITE_CARD, "is_open"),
         Input(Ids.SITE_CHOSEN, "data"),
@@ -569,7 +542,8 @@ def register_site_cards(app: Dash, atlas: Atlas) -> None:
             return [], False
         data, _notices = _round(atlas, round_)
         got, _more = _parse(data, version=version)
-        fields = finding.site_card(data, role, got.version, facility_id)
+        chosen = facility_id.split("#", 1)[0] if isinstance(facility_id, str) else facility_id
+        fields = finding.site_card(data, role, got.version, chosen)
         if fields is None:
             return [html.P("No such site, or not one your role may see.")], True
         return profile_view.site_card(fields), True

@@ -42,7 +42,6 @@ class Ids:
     MAP_VIEW = "map-view"
     TABLE_VIEW = "table-view"
     TABLE = "region-table"
-    TABLE_SORT = "table-sort"  # Store: {column, descending}
     SELECTED = "selected-region"  # Store: the NUTS code of the region whose profile is open
     PROFILE = "region-profile"
     PROFILE_BODY = "region-profile-body"

@@ -432,10 +432,6 @@ def build_layout(
                                     html.Div(
                                         [
                                             html.Div(id=Ids.TABLE, className="atlas-table"),
-                                            dcc.Store(
-                                                id=Ids.TABLE_SORT,
-                                                data={"column": "name", "descending": False},
-                                            ),
                                         ],
                                         id=Ids.TABLE_VIEW,
                                         className="atlas-table-view",

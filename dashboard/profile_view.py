@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import dcc, html
+from markupsafe import escape
 
 from dashboard.profile import Figure, Profile
 from geodata import disclosure, nuts, vocab
@@ -152,6 +153,8 @@ def stage_table(profile: Profile) -> html.Table:
 
 
 def site_list(profile: Profile) -> html.Div:
+    """The sites the role may see, as one HTML fragment (a component per cell is slow to draw for
+    hundreds of sites); a company's button opens the site's card (assets/atlas.js)."""
     if not profile.sites:
         text = "No site here that your role may see listed." if profile.sites_total == 0 else ""
         return html.Div(text, className="small text-muted")
@@ -165,38 +168,34 @@ def site_list(profile: Profile) -> html.Div:
         "lead_time_months",
     )
     columns = [c for c in wanted if c in profile.site_columns]
-    head = html.Thead(html.Tr([html.Th(c.replace("_", " "), scope="col") for c in columns]))
-    body = [
-        html.Tr(
-            [
-                html.Td(
-                    html.Button(
-                        str(site.get(c) or "(company not named)"),
-                        id={"type": "site-open", "id": str(site.get("facility_id"))},
-                        className="btn btn-link p-0 text-start",
-                        title="Every field of this site",
-                    )
-                    if c == "company"
-                    else ("" if site.get(c) is None else str(site.get(c)))
+    head = "".join(f'<th scope="col">{escape(c.replace("_", " "))}</th>' for c in columns)
+    rows = []
+    for site in profile.sites:
+        cells = []
+        for c in columns:
+            value = site.get(c)
+            if c == "company":
+                name = escape(str(value or "(company not named)"))
+                fid = escape(str(site.get("facility_id")))
+                cells.append(
+                    f'<td><button type="button" class="btn btn-link p-0 text-start atlas-site-open" '
+                    f'data-facility="{fid}" title="Every field of this site">{name}</button></td>'
                 )
-                for c in columns
-            ]
-        )
-        for site in profile.sites
-    ]
+            else:
+                cells.append(f"<td>{escape('' if value is None else str(value))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    caption = f"Sites your role may see ({profile.sites_total:,})"
+    table = (
+        f'<table class="table table-sm atlas-site-table"><caption>{escape(caption)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
     note = (
         f"{profile.sites_total:,} sites; the first {len(profile.sites)} listed."
         if profile.sites_truncated
         else ""
     )
     return html.Div(
-        [
-            html.Table(
-                [html.Caption(f"Sites your role may see ({profile.sites_total:,})"), head, html.Tbody(body)],
-                className="table table-sm atlas-site-table",
-            ),
-            html.Div(note, className="small text-muted"),
-        ]
+        [dcc.Markdown(table, dangerously_allow_html=True), html.Div(note, className="small text-muted")]
     )
 
 

@@ -8,10 +8,10 @@ the role sees (withheld figures sort last, by name), so the order says nothing a
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import pandas as pd
-from dash import html
+from dash import dcc
+from markupsafe import escape
 
 from dashboard.data import AtlasData
 from geodata import disclosure, vocab
@@ -29,23 +29,6 @@ METRIC_COLUMNS = (
     "specialisation",
 )
 COLUMNS = (*TEXT_COLUMNS, *METRIC_COLUMNS)
-
-
-def parse_sort(sort: object) -> tuple[str, bool]:
-    """The sort a Store holds ({column, descending}); the region name, ascending, otherwise."""
-    if isinstance(sort, dict) and sort.get("column") in COLUMNS and isinstance(sort.get("descending"), bool):
-        return str(sort["column"]), bool(sort["descending"])
-    return "name", False
-
-
-def next_sort(sort: object, column: object) -> dict[str, object]:
-    """Clicking a header: the same column flips its order; another starts (numbers) largest first."""
-    current, descending = parse_sort(sort)
-    if column not in COLUMNS:
-        return {"column": current, "descending": descending}
-    if column == current:
-        return {"column": current, "descending": not descending}
-    return {"column": column, "descending": column in METRIC_COLUMNS}
 
 
 def rows(data: AtlasData, version: int, level: int, filters: Filters, role: str) -> pd.DataFrame:
@@ -90,58 +73,50 @@ def cell_text(metric: str, value: object, reason: str, restricted: bool) -> str:
     return text
 
 
-def _aria(name: str, value: str) -> dict[str, Any]:
-    """An aria-* attribute for a Dash HTML component (they take any aria-* keyword)."""
-    return {f"aria-{name}": value}
-
-
-def region_table(
-    data: AtlasData, version: int, level: int, filters: Filters, role: str, column: str, descending: bool
-) -> html.Div:
-    frame = ordered(rows(data, version, level, filters, role), column, descending)
+def region_table(data: AtlasData, version: int, level: int, filters: Filters, role: str) -> dcc.Markdown:
+    """The table as one HTML fragment (one component: the browser draws 1,500 rows at once; a
+    component per cell took minutes). Each cell carries its sort key (the released figure, empty
+    where withheld), which the header buttons sort by in the browser (assets/atlas.js)."""
+    frame = ordered(rows(data, version, level, filters, role), "name", False)
     restricted = disclosure.is_restricted(role)
-    headers = []
-    for key in COLUMNS:
+    heads = []
+    for i, key in enumerate(COLUMNS):
         label = TEXT_COLUMNS.get(key) or vocab.METRICS[key][0]
-        unit = "" if key in TEXT_COLUMNS else vocab.METRICS[key][1]
-        state = ("descending" if descending else "ascending") if key == column else "none"
-        headers.append(
-            html.Th(
-                html.Button(
-                    [
-                        label,
-                        html.Br() if unit else "",
-                        html.Small(unit, className="fw-normal text-muted") if unit else "",
-                        html.Span(" ▼" if descending else " ▲", **_aria("hidden", "true"))
-                        if key == column
-                        else "",
-                    ],
-                    id={"type": "sort", "column": key},
-                    className="btn btn-link p-0 atlas-sort",
-                    title=f"Sort by {label.lower()}",
-                ),
-                scope="col",
-                **_aria("sort", state),
-            )
+        unit = (
+            ""
+            if key in TEXT_COLUMNS
+            else f'<br/><small class="fw-normal text-muted">{escape(vocab.METRICS[key][1])}</small>'
         )
+        kind = "text" if key in TEXT_COLUMNS else "number"
+        state = "ascending" if key == "name" else "none"
+        button = (
+            f'<button type="button" class="btn btn-link p-0 atlas-sort" data-column="{i}" data-kind="{kind}" '
+            f'title="Sort by {escape(label.lower())}">{escape(label)}</button>'
+        )
+        heads.append(f'<th scope="col" aria-sort="{state}">{button}{unit}</th>')
     body = []
     for record in frame.to_dict("records"):
-        cells = [html.Th(record["name"], scope="row"), html.Td(record["code"])]
+        cells = [
+            f'<th scope="row" data-sort="{escape(record["name"])}">{escape(record["name"])}</th>',
+            f'<td data-sort="{escape(record["code"])}">{escape(record["code"])}</td>',
+        ]
         for metric in METRIC_COLUMNS:
+            value = record.get(metric)
             reason = str(record.get(disclosure.withheld_column(metric)) or "")
-            cells.append(
-                html.Td(cell_text(metric, record.get(metric), reason, restricted), className="text-end")
-            )
-        body.append(html.Tr(cells))
+            known = not (value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)))
+            key = f"{float(value)!r}" if known else ""  # type: ignore[arg-type]
+            text = cell_text(metric, value, reason, restricted)
+            cells.append(f'<td class="text-end" data-sort="{key}">{escape(text)}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
     caption = (
         f"NUTS {version} level {level} regions of the surveyed countries ({len(frame):,}), "
-        f"{filters.describe()}; figures as your role may see them"
+        f"{filters.describe()}; figures as your role may see them. Sort with the column headers."
     )
-    return html.Div(
-        html.Table(
-            [html.Caption(caption), html.Thead(html.Tr(headers)), html.Tbody(body)],
-            className="table table-sm table-striped atlas-region-table",
-            id="region-table-element",
-        ),
-        className="table-responsive",
+    table = (
+        f'<table class="table table-sm table-striped atlas-region-table" id="region-table-element">'
+        f"<caption>{escape(caption)}</caption><thead><tr>{''.join(heads)}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+    return dcc.Markdown(
+        table, dangerously_allow_html=True, className="table-responsive", id="region-table-html"
     )
