@@ -119,7 +119,10 @@ def register(app: Dash, atlas: Atlas) -> None:
                 list(got.stages), list(got.bottlenecks), list(got.platforms), list(got.countries),
                 list(got.sizes), view.region, view.view,
             ]  # fmt: skip
-            return no_update, " ".join(notices), *restored
+            # an address with parts that could not be used is replaced by the view shown (so that
+            # a copied link or a reload does not carry them on)
+            cleaned = (urlstate.encode(view) or "?") if notices else no_update
+            return cleaned, " ".join(notices), *restored
         (round_, compare, version, level, metric, scheme, k, stages, bottlenecks, platforms, countries, sizes,
          region, view) = values  # fmt: skip
         raw = dict(zip(FILTER_NAMES, (stages, bottlenecks, platforms, countries, sizes), strict=True))

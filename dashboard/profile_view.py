@@ -258,8 +258,8 @@ def page(profile: Profile, when: str, source: str, locator_svg: str = "") -> lis
         *title(profile),
         html.Div(
             [
-                html.Div([headline(profile), strengths(profile)], className="col-md-5"),
-                html.Div(locator(locator_svg, profile), className="col-md-7"),
+                html.Div([headline(profile), strengths(profile)], className="col-5"),
+                html.Div(locator(locator_svg, profile), className="col-7"),
             ],
             className="row",
         ),

@@ -26,6 +26,8 @@ NO_DATA_COLOUR = "#e4e4e4"
 WITHHELD_COLOUR = "#b8b8b8"
 ZERO_CLASS, NO_DATA_CLASS, WITHHELD_CLASS = -1, -2, -3
 INTEGER_METRICS = frozenset({"facilities", "companies", "bottleneck_reports"})
+#: Units of the whole-number metrics for a count of one.
+SINGULAR = {"sites": "site", "companies": "company", "sites reporting": "site reporting"}
 
 
 def palette(k: int) -> list[str]:
@@ -44,7 +46,8 @@ def format_value(metric: str, value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "no data"
     if metric in INTEGER_METRICS:
-        return f"{round(value):,} {unit}"
+        count = round(value)
+        return f"{count:,} {SINGULAR.get(unit, unit) if count == 1 else unit}"
     if metric == "specialisation":
         return f"{value:.2f} ({unit})"
     return f"{short_number(value)} {unit}"

@@ -188,7 +188,7 @@ def test_official_and_cluster_see_what_their_role_may(atlas, survey, accounts, m
     assert official["action"] == cluster["action"] == "Sign out"
 
     # hover: the official sees Austria's one site (and that others do not), the cluster the reason
-    assert official["AT"][1:] == ["Sites: 1 sites", "Not shown to other roles (too few companies)"]
+    assert official["AT"][1:] == ["Sites: 1 site", "Not shown to other roles (too few companies)"]
     assert official["BE"][1] == "Sites: 5 sites"
     assert cluster["AT"][1:] == [f"Sites: withheld ({few})"]
     # Belgium's five companies are shown, with the count's noise of at most one site: the noise is what
