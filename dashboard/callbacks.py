@@ -18,6 +18,7 @@ from dashboard import audit, auth, finding, inputs, layout, profile, profile_vie
 from dashboard.data import Atlas, AtlasData, NoPublishedRound
 from dashboard.ids import Ids
 from geodata import nuts, records, vocab
+from geodata.aggregate import Filters
 from geodata.store import UnknownRound
 from layers import choropleth, locator
 
@@ -43,6 +44,15 @@ def _role() -> str:
 
 def _parse(data: AtlasData, **raw: object) -> tuple[inputs.MapInputs, list[str]]:
     return inputs.parse_map_inputs(raw, data.countries)
+
+
+def _filtered(
+    data: AtlasData, chosen: tuple[object, ...], **scalars: object
+) -> tuple[inputs.MapInputs, Filters, list[str]]:
+    """The validated inputs of a callback (the five filters in FILTER_NAMES order, and scalars
+    such as version and level), their aggregation filters, and a notice per unusable value."""
+    got, notices = _parse(data, **scalars, **dict(zip(FILTER_NAMES, chosen, strict=True)))
+    return got, inputs.filters_from_inputs(got), notices
 
 
 def _round(atlas: Atlas, value: object) -> tuple[AtlasData, list[str]]:
@@ -171,9 +181,9 @@ def register(app: Dash, atlas: Atlas) -> None:
         if view != "table":
             return no_update  # built when shown
         data, _notices = _round(atlas, round_)
-        raw = dict(zip(FILTER_NAMES, (stages, bottlenecks, platforms, countries, sizes), strict=True))
-        got, _more = _parse(data, version=version, level=level, **raw)
-        filters = inputs.filters_from_inputs(got)
+        got, filters, _more = _filtered(
+            data, (stages, bottlenecks, platforms, countries, sizes), version=version, level=level
+        )
         return tables.region_table(data, got.version, got.level, filters, role)
 
     @app.callback(
@@ -198,9 +208,15 @@ def register(app: Dash, atlas: Atlas) -> None:
     ):
         role = _role()
         data, notices = _round(atlas, round_)
-        raw = dict(zip(FILTER_NAMES, (stages, bottlenecks, platforms, countries, sizes), strict=True))
-        got, more = _parse(data, version=version, level=level, metric=metric, scheme=scheme, k=k, **raw)
-        filters = inputs.filters_from_inputs(got)
+        got, filters, more = _filtered(
+            data,
+            (stages, bottlenecks, platforms, countries, sizes),
+            version=version,
+            level=level,
+            metric=metric,
+            scheme=scheme,
+            k=k,
+        )
         earlier, why = _earlier(atlas, data, compare, got.metric)
         if earlier is not None:
             update = views.change_update(
@@ -255,9 +271,13 @@ def register(app: Dash, atlas: Atlas) -> None:
         if code is None:
             return "Hover over a region"
         data, _notices = _round(atlas, round_)
-        raw = dict(zip(FILTER_NAMES, (stages, bottlenecks, platforms, countries, sizes), strict=True))
-        got, _notices = _parse(data, version=version, level=level, metric=metric, **raw)
-        filters = inputs.filters_from_inputs(got)
+        got, filters, _notices = _filtered(
+            data,
+            (stages, bottlenecks, platforms, countries, sizes),
+            version=version,
+            level=level,
+            metric=metric,
+        )
         earlier, _why = _earlier(atlas, data, compare, got.metric)
         if earlier is not None:
             return views.change_info(data, earlier, got.version, got.level, got.metric, filters, code, role)
@@ -311,9 +331,9 @@ def register(app: Dash, atlas: Atlas) -> None:
         if not clicks:
             return no_update
         data, _notices = _round(atlas, round_)
-        raw = dict(zip(FILTER_NAMES, (stages, bottlenecks, platforms, countries, sizes), strict=True))
-        got, _notices = _parse(data, version=version, **raw)
-        filters = inputs.filters_from_inputs(got)
+        got, filters, _notices = _filtered(
+            data, (stages, bottlenecks, platforms, countries, sizes), version=version
+        )
         content, name = views.export_sites(data, got.version, filters, dt.datetime.now(dt.UTC), role)
         audit.record("export-sites", f"round {data.round} · NUTS {got.version} · {filters.describe()}")
         return dcc.send_bytes(content, name, type="text/csv")
@@ -332,9 +352,9 @@ def register(app: Dash, atlas: Atlas) -> None:
         if not clicks:
             return no_update
         data, _notices = _round(atlas, round_)
-        raw = dict(zip(FILTER_NAMES, (stages, bottlenecks, platforms, countries, sizes), strict=True))
-        got, _notices = _parse(data, version=version, level=level, **raw)
-        filters = inputs.filters_from_inputs(got)
+        got, filters, _notices = _filtered(
+            data, (stages, bottlenecks, platforms, countries, sizes), version=version, level=level
+        )
         now = dt.datetime.now(dt.UTC)
         content, name = views.export_regions(data, got.version, got.level, filters, now, role)
         audit.record(
@@ -397,9 +417,9 @@ def register_profiles(app: Dash, atlas: Atlas) -> None:
         if not isinstance(code, str) or not code:
             return [], True
         data, _notices = _round(atlas, round_)
-        raw = dict(zip(FILTER_NAMES, (stages, bottlenecks, platforms, countries, sizes), strict=True))
-        got, _more = _parse(data, version=version, **raw)
-        filters = inputs.filters_from_inputs(got)
+        got, filters, _more = _filtered(
+            data, (stages, bottlenecks, platforms, countries, sizes), version=version
+        )
         found = profile.region_profile(data, got.version, code, filters, role)
         if found is None:
             return [html.P(f"No region {inputs.clip(code, 8)!r} in NUTS {got.version}.")], False

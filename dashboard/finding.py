@@ -27,6 +27,12 @@ def _region_entries(scale: str) -> tuple[search.Entry, ...]:
     return tuple(search.region_entries({year: nuts.names(year, scale) for year in vocab.NUTS_YEARS}))
 
 
+def visible_rows(data: AtlasData, version: int, role: str) -> pd.DataFrame:
+    """The placed sites ``role`` may see one by one (the site layer's rule), as rows of ``placed``."""
+    rows = data.index(version).row[data.visible(version, disclosure.group_of(role))]
+    return data.placed(version).iloc[rows]
+
+
 def index(data: AtlasData, role: str) -> search.SearchIndex:
     """The index of what ``role`` may find in this round (built once per role group)."""
     group = disclosure.group_of(role)
@@ -34,9 +40,7 @@ def index(data: AtlasData, role: str) -> search.SearchIndex:
         found = _indexes.get(data, {}).get(group)
     if found is not None:
         return found
-    version = vocab.NUTS_YEARS[0]
-    rows = data.index(version).row[data.visible(version, group)]
-    sites = data.placed(version).iloc[rows][["facility_id", "company", "city", "country"]]
+    sites = visible_rows(data, vocab.NUTS_YEARS[0], group)[["facility_id", "company", "city", "country"]]
     built = search.SearchIndex.build([*_region_entries(data.scale), *search.company_entries(sites)])
     with _lock:
         _indexes.setdefault(data, {})[group] = built
@@ -69,8 +73,7 @@ def site_place(
 ) -> tuple[str | None, float | None, float | None] | None:
     """Where a chosen site (or a company's first site) lies: its NUTS 3 code and map position;
     None unless the role may see it one by one."""
-    rows = data.index(version).row[data.visible(version, disclosure.group_of(role))]
-    placed = data.placed(version).iloc[rows]
+    placed = visible_rows(data, version, role)
     if kind == "site":
         chosen = placed[placed["facility_id"] == key]
     elif kind == "company":
@@ -82,11 +85,11 @@ def site_place(
     first = chosen.iloc[0]
     nuts3 = first.get("nuts3")
     lat, lon = first.get("map_lat"), first.get("map_lon")
-    known = not (pd.isna(lat) or pd.isna(lon))
+    known = lat is not None and lon is not None and not (pd.isna(lat) or pd.isna(lon))
     return (
         str(nuts3) if isinstance(nuts3, str) else None,
-        float(lat) if known else None,
-        float(lon) if known else None,
+        float(lat) if known and lat is not None else None,
+        float(lon) if known and lon is not None else None,
     )
 
 
@@ -95,10 +98,10 @@ def site_card(data: AtlasData, role: str, version: int, facility_id: object) -> 
     regions; None unless the role may see the site one by one."""
     if not isinstance(facility_id, str):
         return None
-    rows = data.index(version).row[data.visible(version, disclosure.group_of(role))]
     placed = data.placed(version)
-    match = [int(r) for r in rows if placed["facility_id"].iloc[int(r)] == facility_id]
-    if not match:
+    rows = data.index(version).row[data.visible(version, disclosure.group_of(role))]
+    match = rows[placed["facility_id"].to_numpy()[rows] == facility_id]  # one comparison, not a loop
+    if not len(match):
         return None
-    table = sites_table(placed, match[:1], role, data.names(version), {})
+    table = sites_table(placed, [int(match[0])], role, data.names(version), {})
     return {str(k): (None if pd.isna(v) else v) for k, v in table.iloc[0].to_dict().items()}
