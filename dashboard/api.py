@@ -3,6 +3,7 @@
     GET /api/v1/regions   per-region figures of one NUTS version and level (JSON, or CSV as exported)
     GET /api/v1/summary   the summary cards' totals
     GET /api/v1/sites     the sites the role may see one by one, paged (JSON, or CSV as exported)
+    GET /api/v1/partners  sites offering a need, nearest to an origin first (JSON, or CSV as exported)
     GET /api/v1/openapi.json
 
 Every figure comes from the disclosure engine through :class:`AtlasData` (``regions``,
@@ -32,7 +33,7 @@ import pandas as pd
 from flask import Blueprint, Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from dashboard import audit, auth, views
+from dashboard import audit, auth, matchmaking, views
 from dashboard.api_schema import (
     FILTER_FIELDS,
     JSON_TYPE,
@@ -40,14 +41,17 @@ from dashboard.api_schema import (
     SOURCE,
     ApiError,
     Params,
+    PartnersQuery,
     Query,
     openapi_document,
     parse,
     query_models,
+    validate,
 )
 from dashboard.data import Atlas, AtlasData
 from dashboard.exports import sites_table, to_csv_bytes
 from geodata import disclosure, records, vocab
+from geodata import partners as geo_partners
 from geodata.store import UnknownRound
 
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -181,6 +185,83 @@ def sites(data: AtlasData, params: Params, role: str) -> Response:
     )
 
 
+def partners(atlas: Atlas) -> Response:
+    """Partner search (dashboard.matchmaking): the same ranked list, columns and CSV as the
+    Partners view, for the signed-in role."""
+    role = auth.current_role() or "public"
+    query = validate(PartnersQuery, request.args)
+    assert isinstance(query, PartnersQuery)
+    data = _round(atlas, Params(round=query.round))
+    version = int(query.version)
+    given = [
+        name
+        for name, ok in (
+            ("lat", query.lat is not None or query.lon is not None),
+            ("region", query.region is not None),
+            ("site", query.site is not None),
+        )
+        if ok
+    ]
+    if len(given) != 1:
+        raise ApiError("give one origin: lat and lon, region, or site", "lat" if not given else given[1])
+    try:
+        if query.site is not None:
+            origin = matchmaking.site_origin(data, version, query.site, role)
+        elif query.region is not None:
+            origin = matchmaking.region_origin(version, query.region)
+        else:
+            if query.lat is None or query.lon is None:
+                raise ApiError("give both lat and lon", "lon" if query.lon is None else "lat")
+            origin = matchmaking.point_origin(version, query.lat, query.lon)
+        wanted = geo_partners.Query(
+            need=str(query.need),
+            platform=query.platform,
+            gmp_only=query.gmp == "yes",
+            min_available=query.min_available,
+            max_lead_time=query.max_lead_time,
+            scope=str(query.scope),
+            max_km=query.max_km,
+            limit=query.limit,
+        )
+        result = matchmaking.search(data, version, origin, wanted, role)
+    except matchmaking.OriginError as exc:
+        raise ApiError(str(exc), exc.parameter) from None
+    except PermissionError as exc:
+        return _error(403, str(exc), "min_available" if query.min_available is not None else "max_lead_time")
+    except geo_partners.NoRelievingStage as exc:
+        raise ApiError(str(exc), "need") from None
+    except ValueError as exc:
+        raise ApiError(str(exc), "scope") from None
+    if query.format == "csv":
+        content, filename = matchmaking.export(data, version, origin, wanted, result, role, _now())
+        return _csv(content, filename)
+    return _json(
+        {
+            "dataset": data.name,
+            "round": data.round,
+            "version": version,
+            "role": role,
+            "source": SOURCE,
+            "need": wanted.need,
+            "stage": wanted.stage,
+            "query": wanted.describe(),
+            "origin": {
+                "kind": origin.kind,
+                "label": origin.label,
+                "lat": origin.lat,
+                "lon": origin.lon,
+                "country": origin.country,
+                "nuts3": origin.nuts3,
+                "facility_id": origin.facility_id,
+            },
+            "ranking": result.ranking,
+            "matched": result.matched,
+            "left_out": result.left_out,
+            "partners": matchmaking.json_rows(result),
+        }
+    )
+
+
 # --- the routes ----------------------------------------------------------------------------------
 
 
@@ -231,6 +312,8 @@ def _route(
                 response.headers["WWW-Authenticate"] = 'Bearer realm="atlas"'
             elif model is None:
                 response = handler()
+            elif model is PartnersQuery:
+                response = handler(atlas)
             else:
                 params = parse(model, request.args)
                 response = handler(_round(atlas, params), params, role)
@@ -261,6 +344,7 @@ def register(server: Flask, atlas: Atlas) -> None:
         ("regions", models.regions, regions),
         ("summary", models.summary, summary),
         ("sites", models.sites, sites),
+        ("partners", PartnersQuery, partners),
         ("openapi.json", None, openapi),
     ):
         blueprint.add_url_rule(

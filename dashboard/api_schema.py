@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -178,6 +179,11 @@ def _allowed(model: type[BaseModel], name: str) -> list[object] | None:
 
 def parse(model: type[Query], args: MultiDict[str, str]) -> Params:
     """Validate a query string against ``model``; ApiError naming the parameter and what it allows."""
+    return Params.of(validate(model, args))
+
+
+def validate(model: type[BaseModel], args: MultiDict[str, str]) -> BaseModel:
+    """``model`` filled from a query string; ApiError naming the parameter and what it allows."""
     raw: dict[str, object] = {}
     for name in args:
         values = args.getlist(name)
@@ -194,7 +200,7 @@ def parse(model: type[Query], args: MultiDict[str, str]) -> Params:
         else:
             raw[name] = values[0]
     try:
-        return Params.of(model.model_validate(raw))
+        return model.model_validate(raw)
     except ValidationError as exc:
         error = exc.errors(include_url=False, include_context=False)[0]
         name = str(error["loc"][0]) if error["loc"] else ""
@@ -203,7 +209,57 @@ def parse(model: type[Query], args: MultiDict[str, str]) -> Params:
         listed = ", ".join(map(str, allowed or ()))
         scalar = isinstance(value, str | int | float)
         shown = f"{name}={_echo(value)} is not allowed" if scalar else f"{name}: not allowed"
+        if not listed and error.get("msg"):
+            shown = f"{shown} ({str(error['msg']).lower()})"
         raise ApiError(f"{shown}; allowed: {listed}" if listed else shown, name, allowed) from None
+
+
+class PartnersQuery(Query):
+    """GET /api/v1/partners: who offers a need, nearest first. One origin: lat and lon, region
+    (with version), or site."""
+
+    need: _choice([*vocab.STAGES, *vocab.BOTTLENECKS]) = Field(  # type: ignore[valid-type]
+        description="stage code, or bottleneck code (searched as the stage that relieves it)"
+    )
+    lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False, description="origin latitude, WGS84")
+    lon: float | None = Field(
+        None, ge=-180, le=180, allow_inf_nan=False, description="origin longitude, WGS84"
+    )
+    region: str | None = Field(
+        None, min_length=2, max_length=5, description="origin: a NUTS region's label point"
+    )
+    site: str | None = Field(None, min_length=1, max_length=64, description="origin: a site's facility_id")
+    version: _choice(vocab.NUTS_YEARS) = Field(vocab.NUTS_YEARS[0], description="NUTS version")  # type: ignore[valid-type]
+    platform: _choice(list(vocab.PLATFORMS)) | None = Field(None, description="vaccine platform code")  # type: ignore[valid-type]
+    gmp: _choice(("yes", "no")) = Field("no", description="yes: GMP-certified sites only")  # type: ignore[valid-type]
+    min_available: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="officials only: least free capacity, doses per month"
+    )
+    max_lead_time: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="officials only: most months until capacity is usable"
+    )
+    max_km: float | None = Field(
+        None, ge=0, le=20000, allow_inf_nan=False, description="farthest distance, km"
+    )
+    scope: _choice(("any", "same_country", "cross_border")) = Field(  # type: ignore[valid-type]
+        "any", description="same_country or cross_border: relative to the origin's country"
+    )
+    limit: int = Field(25, ge=1, le=500, description="results at most")
+    format: _choice(("json", "csv")) = Field("json", description="csv: the result list as exported")  # type: ignore[valid-type]
+    round: str | None = Field(
+        None, min_length=1, max_length=200, description="published survey round (default: the latest)"
+    )
+
+    @field_validator("lat", "lon", "min_available", "max_lead_time", "max_km", mode="before")
+    @classmethod
+    def _plain_number(cls, value: object) -> object:
+        # "1e400", "nan", "0x10": only plain decimal numbers
+        if isinstance(value, str) and not _NUMBER.fullmatch(value):
+            raise ValueError("a plain decimal number")
+        return value
+
+
+_NUMBER = re.compile(r"-?\d{1,6}(\.\d{1,10})?")
 
 
 # --- response models (for the OpenAPI document; the tests check responses against it) -----------
@@ -291,6 +347,56 @@ class Site(BaseModel):
     placed_by: str | None = None
 
 
+class Partner(BaseModel):
+    """One candidate; facility-level figures and the contact flag only for officials."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rank: int
+    facility_id: str
+    company: str
+    country: str
+    nuts3: str
+    distance_km: float = Field(description="great-circle distance from the origin, km")
+    cross_border: bool = Field(description="in another country than the origin")
+    approximate_position: bool = Field(description="placed by postcode or region, not by coordinates")
+    stage: str
+    platforms: list[str]
+    gmp_certified: bool
+    why: str
+    lat: float
+    lon: float
+    available_doses_per_month: Number = None
+    lead_time_months: Number = None
+    contact_consent: bool | None = None
+
+
+class Origin(BaseModel):
+    kind: str
+    label: str
+    lat: float
+    lon: float
+    country: str | None = None
+    nuts3: str | None = None
+    facility_id: str | None = None
+
+
+class PartnersResponse(BaseModel):
+    dataset: str
+    round: str | None = None
+    version: int
+    role: str
+    source: str
+    need: str
+    stage: str = Field(description="the stage searched (the one that relieves a bottleneck)")
+    query: str = Field(description="the query in words")
+    origin: Origin
+    ranking: str
+    matched: int = Field(description="sites matching before the limit")
+    left_out: dict[str, int] = Field(description="sites left out for not reporting a filtered figure")
+    partners: list[Partner]
+
+
 class SitesResponse(Envelope):
     total: int = Field(description="sites of this role matching the filters")
     limit: int
@@ -329,7 +435,10 @@ def _content(schema_name: str, csv: bool = False) -> dict[str, object]:
 def openapi_document(models: QueryModels, cookie_name: str) -> dict[str, object]:
     """OpenAPI 3.1 of the API, with parameter and response schemas from the pydantic models."""
     _, defs = models_json_schema(
-        [(m, "serialization") for m in (ErrorResponse, RegionsResponse, SummaryResponse, SitesResponse)],
+        [
+            (m, "serialization")
+            for m in (ErrorResponse, RegionsResponse, SummaryResponse, SitesResponse, PartnersResponse)
+        ],
         ref_template="#/components/schemas/{model}",
     )
     error = {"description": "", "content": _content("ErrorResponse")}
@@ -337,6 +446,7 @@ def openapi_document(models: QueryModels, cookie_name: str) -> dict[str, object]
         ("regions", models.regions, "RegionsResponse", True, "Figures per region of one version and level"),
         ("summary", models.summary, "SummaryResponse", False, "Totals of the summary cards"),
         ("sites", models.sites, "SitesResponse", True, "Sites the role may see one by one (paged)"),
+        ("partners", PartnersQuery, "PartnersResponse", True, "Sites offering a need, nearest first"),
     )
     paths: dict[str, object] = {}
     for name, model, response, csv, title in operations:
@@ -349,6 +459,11 @@ def openapi_document(models: QueryModels, cookie_name: str) -> dict[str, object]
                     "200": {"description": title, "content": _content(response, csv)},
                     "400": {**error, "description": "a parameter is not allowed (the answer says which)"},
                     "401": {**error, "description": "not signed in"},
+                    **(
+                        {"403": {**error, "description": "a filter only officials may use"}}
+                        if name == "partners"
+                        else {}
+                    ),
                 },
             }
         }
@@ -389,4 +504,13 @@ def openapi_document(models: QueryModels, cookie_name: str) -> dict[str, object]
     }
 
 
-__all__ = ["ApiError", "Params", "QueryModels", "openapi_document", "parse", "query_models"]
+__all__ = [
+    "ApiError",
+    "Params",
+    "PartnersQuery",
+    "QueryModels",
+    "openapi_document",
+    "parse",
+    "query_models",
+    "validate",
+]

@@ -162,11 +162,13 @@ def register(app: Dash, atlas: Atlas) -> None:
     @app.callback(
         Output(Ids.MAP_VIEW, "hidden"),
         Output(Ids.TABLE_VIEW, "hidden"),
+        Output(Ids.PARTNERS_VIEW, "hidden"),
+        Output(Ids.OVERVIEW_VIEW, "hidden"),
         Input(Ids.VIEW, "value"),
     )
     def switch_view(view):
-        table = view == "table"
-        return table, not table
+        shown = view if view in urlstate.VIEWS else "map"
+        return tuple(shown != name for name in ("map", "table", "partners", "bottlenecks"))
 
     @app.callback(
         Output(Ids.TABLE, "children"),

@@ -10,6 +10,7 @@ import dash_bootstrap_components as dbc
 import dash_leaflet as dl
 from dash import dcc, html
 
+from dashboard import overview_view, partners_view
 from dashboard.auth import SignInStatus
 from dashboard.ids import Ids
 from geodata import nuts, vocab
@@ -136,6 +137,14 @@ def header(info: PageInfo, viewer: Viewer) -> html.Header:
         badges.append(
             html.A(
                 "Import a round", href="/import", className="btn btn-sm btn-outline-primary", id="import-link"
+            )
+        )
+        badges.append(
+            html.A(
+                "Introduction requests",
+                href="/requests",
+                className="btn btn-sm btn-outline-primary ms-2",
+                id="requests-link",
             )
         )
     data_line = (
@@ -338,7 +347,12 @@ def view_bar() -> html.Div:
         [
             dbc.RadioItems(
                 id=Ids.VIEW,
-                options=[{"label": "Map", "value": "map"}, {"label": "Table", "value": "table"}],
+                options=[
+                    {"label": "Map", "value": "map"},
+                    {"label": "Table", "value": "table"},
+                    {"label": "Partners", "value": "partners"},
+                    {"label": "Bottlenecks", "value": "bottlenecks"},
+                ],
                 value="map",
                 inline=True,
                 className="atlas-view-switch",
@@ -435,6 +449,13 @@ def build_layout(
                                         ],
                                         id=Ids.TABLE_VIEW,
                                         className="atlas-table-view",
+                                        hidden=True,
+                                    ),
+                                    partners_view.layout(viewer.role),
+                                    html.Div(
+                                        overview_view.layout(),
+                                        id=Ids.OVERVIEW_VIEW,
+                                        className="atlas-overview-view",
                                         hidden=True,
                                     ),
                                     html.Div(id=Ids.STATUS, className="atlas-status", role="status"),

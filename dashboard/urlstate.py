@@ -23,7 +23,7 @@ from dashboard.inputs import MapInputs
 #: Parameters in the order they are written.
 SCALARS = ("round", "compare", "version", "level", "metric", "scheme", "k", "region", "view")
 LISTS = inputs.FILTER_KEYS
-VIEWS = ("map", "table")
+VIEWS = ("map", "table", "partners", "bottlenecks")
 #: Longest query string read (longer ones are refused whole, with a notice).
 MAX_QUERY_CHARS = 4000
 MAX_FIELDS = 200

@@ -225,3 +225,24 @@ def names(year: int = 2021, scale: str = "20M") -> pd.Series:
     """NUTS_ID -> NAME_LATN for all levels of one version."""
     parts = [load(year, level, scale).set_index("NUTS_ID")["NAME_LATN"] for level in NUTS_LEVELS]
     return pd.concat(parts)
+
+
+@functools.lru_cache(maxsize=16)
+def region_points(year: int = 2021, level: int = 3, scale: str = "20M") -> pd.DataFrame:
+    """One point per region of a version and level (EPSG:4326): GISCO's label point where its
+    label file is local, else a point inside the region's polygon (``representative_point``).
+
+    Columns lon, lat, kind ('label point' or 'point inside the region'); index NUTS_ID.
+    """
+    if find_file(NutsKey(year, level, scale, "LB")) is not None:
+        points = load(year, level, scale, "LB")
+        kind = "label point"
+        geometry = points.geometry
+    else:
+        regions = load(year, level, scale)
+        points, kind = regions, "point inside the region"
+        geometry = regions.geometry.representative_point()
+    return pd.DataFrame(
+        {"lon": geometry.x.to_numpy(), "lat": geometry.y.to_numpy(), "kind": kind},
+        index=pd.Index(points["NUTS_ID"].to_numpy(), name="NUTS_ID"),
+    )

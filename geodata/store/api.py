@@ -23,6 +23,7 @@ from geodata.store.models import (
     DISCARDED,
     DRAFT,
     PUBLISHED,
+    REQUEST_MOVES,
     REQUEST_STATUSES,
     AuditEntry,
     Facility,
@@ -244,7 +245,14 @@ class Store:
     # -- requests and audit log --------------------------------------------------------------
 
     def request_introduction(
-        self, round_name: str, facility_id: str, need: str, requester: str, message: str = ""
+        self,
+        round_name: str,
+        facility_id: str,
+        need: str,
+        requester: str,
+        message: str = "",
+        *,
+        requester_role: str = "cluster",
     ) -> int:
         """Record a request to be introduced to a site's company for ``need`` (a stage or
         bottleneck code); returns the request's id. Raises StoreError for an unknown site."""
@@ -264,6 +272,7 @@ class Store:
                 need=need,
                 requester=requester,
                 message=message,
+                requester_role=requester_role,
                 status=REQUEST_STATUSES[0],
                 created_at=now,
                 updated_at=now,
@@ -281,6 +290,21 @@ class Store:
         )
         query = query.join(Round, IntroductionRequest.round_id == Round.id).order_by(IntroductionRequest.id)
         return self._frame(query)
+
+    def move_request(self, request_id: int, status: str, *, user: str) -> str:
+        """Move an introduction request to ``status`` (REQUEST_MOVES says from where); returns the
+        status it had. Raises StoreError for an unknown request or a move that is not allowed."""
+        with database.writing(self.engine) as session:
+            found = session.get(IntroductionRequest, request_id, with_for_update=True)
+            if found is None:
+                raise StoreError(f"no introduction request #{request_id}")
+            allowed = REQUEST_MOVES.get(found.status, ())
+            if status not in allowed:
+                moves = ", ".join(allowed) or "nothing (it is finished)"
+                raise StoreError(f"request #{request_id} is {found.status}: it can move to {moves}")
+            before = found.status
+            found.status, found.handled_by, found.updated_at = status, user, utc_now()
+            return before
 
     def log(self, user: str, role: str, action: str, detail: str = "") -> None:
         """Append to the audit log: ``user`` did ``action`` (e.g. 'export', 'api-read',

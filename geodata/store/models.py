@@ -25,8 +25,14 @@ from sqlalchemy.types import TypeDecorator
 #: Round status codes: imported and waiting for an official, visible, withdrawn.
 DRAFT, PUBLISHED, DISCARDED = "draft", "published", "discarded"
 STATUSES: tuple[str, ...] = (DRAFT, PUBLISHED, DISCARDED)
-#: Status codes of an introduction request.
-REQUEST_STATUSES: tuple[str, ...] = ("open", "forwarded", "declined", "closed")
+#: Status codes of an introduction request, and what an official may move each to.
+REQUEST_STATUSES: tuple[str, ...] = ("open", "accepted", "declined", "done")
+REQUEST_MOVES: dict[str, tuple[str, ...]] = {
+    "open": ("accepted", "declined"),
+    "accepted": ("done", "declined"),
+    "declined": ("open",),
+    "done": (),
+}
 
 #: geometry(Point, 4326) on PostgreSQL; text (EWKT) on SQLite.
 POINT_TYPE = sa.Text().with_variant(Geometry("POINT", srid=4326, spatial_index=False), "postgresql")
@@ -216,6 +222,9 @@ class IntroductionRequest(Base):
     status: Mapped[str] = mapped_column(sa.String(20), default="open")
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
+    #: the requester's role when asking, and the official who last moved the request
+    requester_role: Mapped[str] = mapped_column(sa.String(20), default="cluster", server_default="cluster")
+    handled_by: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class AuditEntry(Base):
