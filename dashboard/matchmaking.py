@@ -144,7 +144,8 @@ def export(
 ) -> tuple[bytes, str]:
     """The result list as the CSV export: the role's columns, the NUTS names, and the query and
     origin written into the provenance columns."""
-    table = result.table.copy()
+    table = result.table
+    table["platforms"] = [";".join(codes) for codes in table["platforms"]]
     names = data.names(version)
     table.insert(list(table.columns).index("nuts3") + 1, "nuts3_name", table["nuts3"].map(names))
     meta = provenance(data.name, version, Filters(), role, now, data.round)
@@ -164,20 +165,8 @@ def export(
 
 
 def json_rows(result: partners.Result) -> list[dict[str, object]]:
-    """The result rows as JSON-safe dictionaries (NaN as null, lists of codes as lists)."""
-    out = []
-    for row in result.table.to_dict("records"):
-        item: dict[str, object] = {}
-        for key, value in row.items():
-            if isinstance(value, float) and not np.isfinite(value):
-                item[str(key)] = None
-            elif isinstance(value, np.generic):
-                item[str(key)] = value.item()
-            else:
-                item[str(key)] = value
-        item["platforms"] = [code for code in str(row["platforms"]).split("; ") if code]
-        out.append(item)
-    return out
+    """The result rows as JSON-ready dictionaries (null where a figure is not reported)."""
+    return list(result.rows())
 
 
 def can_request(role: str) -> bool:

@@ -397,7 +397,7 @@ def _bounds(origin: partners.Origin, rows: list[dict[str, Any]]) -> list[list[fl
 
 
 def _summary(origin: partners.Origin, query: partners.Query, result: partners.Result) -> list[Any]:
-    shown = len(result.table)
+    shown = len(result)
     parts: list[Any] = [
         html.Strong(f"{shown} of {result.matched} sites"),
         f" offering {vocab.STAGES[query.stage]}",
@@ -580,7 +580,7 @@ def register(app: Dash, atlas: Atlas) -> None:
         content, filename = matchmaking.export(
             data, version, place, query, result, role, dt.datetime.now(dt.UTC)
         )
-        audit.record("export", f"{filename} ({len(result.table)} partners; {query.describe()})", role=role)
+        audit.record("export", f"{filename} ({len(result)} partners; {query.describe()})", role=role)
         return dcc.send_bytes(content, filename)
 
     @app.callback(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -184,6 +185,11 @@ class Sites:
     listed: np.ndarray  # bool
     approximate: np.ndarray  # bool
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    #: each site's company's position in name order (ties by name compare integers, not strings)
+    company_rank: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.company_rank = np.unique(self.company, return_inverse=True)[1].ravel()
 
     def __len__(self) -> int:
         return len(self.facility_id)
@@ -248,13 +254,27 @@ OFFICIAL_COLUMNS = ("available_doses_per_month", "lead_time_months", "contact_co
 
 @dataclass
 class Result:
-    """Ranked candidates (``table``, one row per site, :data:`COLUMNS`), what the ranking was
-    and how many sites matched before the limit."""
+    """Ranked candidates (``columns``: :data:`COLUMNS`, plus :data:`OFFICIAL_COLUMNS` for
+    officials, one list per column), how many sites matched before the limit, what the ranking
+    was, and how many sites a filter left out for not reporting its figure."""
 
-    table: pd.DataFrame
+    columns: dict[str, list[Any]]
     matched: int
     ranking: str
     left_out: dict[str, int]
+
+    def __len__(self) -> int:
+        return len(self.columns["rank"])
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The candidates as a table, one row per site."""
+        return pd.DataFrame(self.columns)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The candidates as plain dictionaries (JSON-ready: no NaN, no numpy scalars)."""
+        names = list(self.columns)
+        return [dict(zip(names, values, strict=True)) for values in zip(*self.columns.values(), strict=True)]
 
 
 def ranking_text(role: str) -> str:
@@ -301,59 +321,58 @@ def search(sites: Sites, origin: Origin, query: Query, role: str) -> Result:
         near = distance <= query.max_km
         rows, distance = rows[near], distance[near]
     matched = len(rows)
-    # ties at equal distance (rounded to 0.1 km) go by what the role may see
-    keys: list[np.ndarray] = [sites.company[rows], np.round(distance, 1)]
+    # ties at equal distance (rounded to 0.1 km) go by what the role may see; only the sites up
+    # to the limit-th distance (and its ties) are sorted
+    rounded = np.round(distance, 1)
+    if matched > query.limit:
+        near = rounded <= np.partition(rounded, query.limit - 1)[query.limit - 1]
+        rows, distance, rounded = rows[near], distance[near], rounded[near]
+    keys: list[np.ndarray] = [sites.company_rank[rows], rounded]
     if not restricted:
         keys.insert(1, -np.nan_to_num(sites.available[rows], nan=-1.0))
-    order = np.lexsort(tuple(keys))[: query.limit] if matched else np.zeros(0, dtype=int)
+    order = np.lexsort(tuple(keys))[: query.limit]
     rows, distance = rows[order], distance[order]
-    return Result(
-        _table(sites, rows, distance, origin, query, restricted), matched, ranking_text(role), left_out
-    )
+    columns = _columns(sites, rows, distance, origin, query, restricted)
+    return Result(columns, matched, ranking_text(role), left_out)
 
 
-def _table(
+def _columns(
     sites: Sites, rows: np.ndarray, distance: np.ndarray, origin: Origin, query: Query, restricted: bool
-) -> pd.DataFrame:
+) -> dict[str, list[Any]]:
     stage = query.stage
-    platform_codes = np.array(list(vocab.PLATFORMS))
-    platforms = ["; ".join(platform_codes[flags]) for flags in sites.platforms[rows]]
-    gmp = sites.gmp[rows]
+    platform_codes = list(vocab.PLATFORMS)
+    gmp = sites.gmp[rows].tolist()
     cross = (
-        sites.country[rows] != origin.country
+        (sites.country[rows] != origin.country).tolist()
         if origin.country is not None
-        else np.zeros(len(rows), dtype=bool)
+        else [False] * len(rows)
     )
-    why = []
-    for i in range(len(rows)):  # at most ``limit`` rows (500): the text of each result
-        parts = [f"offers {vocab.STAGES[stage]}"]
-        if query.need != stage:
-            parts[0] += f" (relieves {vocab.BOTTLENECKS[query.need]})"
-        if query.platform is not None:
-            parts.append(f"{vocab.PLATFORMS[query.platform]} experience")
-        if gmp[i]:
-            parts.append("GMP-certified")
-        why.append("; ".join(parts))
-    table = pd.DataFrame(
-        {
-            "rank": np.arange(1, len(rows) + 1),
-            "facility_id": sites.facility_id[rows],
-            "company": sites.company[rows],
-            "country": sites.country[rows],
-            "nuts3": sites.nuts3[rows],
-            "distance_km": np.round(distance, 1),
-            "cross_border": cross,
-            "approximate_position": sites.approximate[rows],
-            "stage": stage,
-            "platforms": platforms,
-            "gmp_certified": gmp,
-            "why": why,
-            "lat": np.round(sites.lat[rows], 5),
-            "lon": np.round(sites.lon[rows], 5),
-        }
-    )
+    first = f"offers {vocab.STAGES[stage]}"
+    if query.need != stage:
+        first += f" (relieves {vocab.BOTTLENECKS[query.need]})"
+    platform = f"; {vocab.PLATFORMS[query.platform]} experience" if query.platform is not None else ""
+    columns: dict[str, list[Any]] = {
+        "rank": list(range(1, len(rows) + 1)),
+        "facility_id": sites.facility_id[rows].tolist(),
+        "company": sites.company[rows].tolist(),
+        "country": sites.country[rows].tolist(),
+        "nuts3": sites.nuts3[rows].tolist(),
+        "distance_km": np.round(distance, 1).tolist(),
+        "cross_border": cross,
+        "approximate_position": sites.approximate[rows].tolist(),
+        "stage": [stage] * len(rows),
+        "platforms": [[platform_codes[i] for i in np.flatnonzero(flags)] for flags in sites.platforms[rows]],
+        "gmp_certified": gmp,
+        "why": [first + platform + ("; GMP-certified" if ok else "") for ok in gmp],
+        "lat": np.round(sites.lat[rows], 5).tolist(),
+        "lon": np.round(sites.lon[rows], 5).tolist(),
+    }
     if not restricted:
-        table["available_doses_per_month"] = np.round(sites.available[rows])
-        table["lead_time_months"] = sites.lead_time[rows]
-        table["contact_consent"] = sites.contact[rows]
-    return table
+        columns["available_doses_per_month"] = _plain(np.round(sites.available[rows]))
+        columns["lead_time_months"] = _plain(sites.lead_time[rows])
+        columns["contact_consent"] = sites.contact[rows].tolist()
+    return columns
+
+
+def _plain(values: np.ndarray) -> list[float | None]:
+    return [None if np.isnan(v) else float(v) for v in values.tolist()]
