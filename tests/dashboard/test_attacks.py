@@ -795,3 +795,101 @@ def test_one_output_callback_without_its_output_object_is_a_bad_request(
     assert not leaks(truth, found)
     assert "Traceback" not in found.text
     assert found.status == 400, (found.status, found.text[:200])
+
+
+# --- partner search --------------------------------------------------------------------------------
+
+PARTNER_ORIGINS = ("region:DE71", "region:PL91", "region:ES30", "region:SE11")
+RELIEVABLE = [*vocab.STAGES, *(b for b, stage in vocab.BOTTLENECK_RELIEF.items() if stage)]
+
+
+def partner_values(need: str, origin: str, **extra: object) -> dict[str, object]:
+    values: dict[str, object] = {
+        f"{Ids.VIEW}.value": "partners",
+        f"{Ids.PARTNER_NEED}.value": need,
+        f"{Ids.PARTNER_ORIGIN}.value": origin,
+        f"{Ids.PARTNER_SCOPE}.value": "any",
+        f"{Ids.PARTNER_LIMIT}.value": 100,
+        f"{Ids.PARTNER_GMP}.value": False,
+        f"{Ids.VERSION}.value": 2021,
+        f"{Ids.PARTNER_EXPORT}.n_clicks": 1,
+    }
+    values.update({f"{key}.value": value for key, value in extra.items()})
+    return values
+
+
+def partner_rows(found: Answer) -> list[dict]:
+    assert found.status == 200, found.text[:300]
+    return found.payload["response"][Ids.PARTNER_GRID]["rowData"]
+
+
+def test_partner_search_names_only_listed_companies_to_a_cluster(clients, deps, truth: Truth) -> None:
+    """Every need from four regions, the list and its CSV: no unlisted company, no site figure, no
+    sensitive column; and an official's same searches do name unlisted companies."""
+    search, export = deps[f"{Ids.PARTNER_GRID}.rowData"], deps[f"{Ids.PARTNER_DOWNLOAD}.data"]
+    listed_ids = set(truth.raw.loc[truth.raw["listed"], "facility_id"])
+    official_names: set[str] = set()
+    for need in RELIEVABLE:
+        for origin in PARTNER_ORIGINS:
+            values = partner_values(need, origin)
+            for role in ("cluster", "public"):
+                found = call(clients[role], search, values)
+                assert {row["facility_id"] for row in partner_rows(found)} <= listed_ids
+                assert not leaks(truth, found), (role, need, origin, leaks(truth, found))
+                assert "available_doses_per_month" not in found.text and "contact" not in found.text
+            if origin == PARTNER_ORIGINS[0]:
+                csv = call(clients["cluster"], export, values)
+                assert csv.files and not leaks(truth, csv), (need, leaks(truth, csv))
+                assert "available_doses_per_month" not in csv.files[0] and "Sample" in csv.files[0]
+            official_names |= set(truth.names_pattern.findall(call(clients["official"], search, values).text))
+    assert official_names, (
+        "the official's searches must reach unlisted companies (else this test proves nothing)"
+    )
+
+
+@pytest.mark.parametrize("field", [Ids.PARTNER_MIN_AVAILABLE, Ids.PARTNER_MAX_LEAD])
+def test_a_cluster_cannot_filter_partners_by_confidential_figures(clients, deps, field: str) -> None:
+    """Moving a threshold on free capacity or lead time until a site drops out would reveal its
+    figure: the filter is refused, whatever the page sends."""
+    search = deps[f"{Ids.PARTNER_GRID}.rowData"]
+    for threshold in (0, 1, 50_000):
+        found = call(
+            clients["cluster"], search, partner_values("fill_finish", "region:DE71", **{field: threshold})
+        )
+        assert partner_rows(found) == []
+        assert "only task-force officials" in found.text
+    generous = 0 if field == Ids.PARTNER_MIN_AVAILABLE else 36  # every reported figure passes
+    official = call(
+        clients["official"], search, partner_values("fill_finish", "region:DE71", **{field: generous})
+    )
+    assert partner_rows(official)
+    assert "only task-force officials" not in official.text
+
+
+def test_an_unlisted_site_is_neither_an_origin_nor_a_request_target(clients, deps, truth: Truth) -> None:
+    """An unlisted site's id as the start (its distances would place it) or as the target of an
+    introduction request gets the same answer as an id that does not exist."""
+    search, send = deps[f"{Ids.PARTNER_GRID}.rowData"], deps[f"{Ids.INTRO_RESULT}.children"]
+    unlisted = truth.raw.loc[~truth.raw["listed"], "facility_id"].iloc[0]
+    said = []
+    for site in (unlisted, "NO-SUCH-SITE"):
+        found = call(clients["cluster"], search, partner_values("fill_finish", f"site:{site}"))
+        assert partner_rows(found) == []
+        summary = json.dumps(found.output(Ids.PARTNER_SUMMARY, "children"))
+        assert "that you may see" in summary
+        said.append(summary.replace(site, "<id>"))
+    assert said[0] == said[1]
+    answers = []
+    for target in (unlisted, "NO-SUCH-SITE"):
+        values = {
+            f"{Ids.INTRO_SEND}.n_clicks": 1,
+            f"{Ids.PARTNER_GRID}.selectedRows": [{"facility_id": target}],
+            f"{Ids.PARTNER_NEED}.value": "fill_finish",
+            f"{Ids.INTRO_MESSAGE}.value": "hello",
+            f"{Ids.VERSION}.value": 2021,
+        }
+        answers.append(
+            call(clients["cluster"], send, values).payload["response"][Ids.INTRO_RESULT]["children"]
+        )
+    assert answers[0] == answers[1]
+    assert "no such site" in json.dumps(answers[0])
