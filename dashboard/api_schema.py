@@ -259,7 +259,7 @@ class PartnersQuery(Query):
         return value
 
 
-_NUMBER = re.compile(r"-?\d{1,6}(\.\d{1,10})?")
+_NUMBER = re.compile(r"-?\d{1,6}(\.\d{1,20})?")
 
 
 # --- response models (for the OpenAPI document; the tests check responses against it) -----------

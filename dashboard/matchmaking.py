@@ -148,15 +148,16 @@ def export(
     table["platforms"] = [";".join(codes) for codes in table["platforms"]]
     names = data.names(version)
     table.insert(list(table.columns).index("nuts3") + 1, "nuts3_name", table["nuts3"].map(names))
-    meta = provenance(data.name, version, Filters(), role, now, data.round)
-    meta["filters"] = query.describe()
-    meta = {
+    common = provenance(data.name, version, Filters(), role, now, data.round)
+    # the origin's coordinates as numbers: text would start with '-' west of Greenwich and be
+    # written as "'-9.13930" (exports.neutralise), which no reader takes for a number
+    meta: dict[str, str | float] = {
         "query": query.describe(),
         "origin": origin.label,
-        "origin_lat": f"{origin.lat:.5f}",
-        "origin_lon": f"{origin.lon:.5f}",
+        "origin_lat": round(origin.lat, 5),
+        "origin_lon": round(origin.lon, 5),
         "ranking": result.ranking,
-        **{k: v for k, v in meta.items() if k != "filters"},
+        **{k: v for k, v in common.items() if k != "filters"},
     }
     for key, value in meta.items():
         table[key] = value

@@ -303,15 +303,6 @@ def search(sites: Sites, origin: Origin, query: Query, role: str) -> Result:
         keep &= sites.platforms[:, list(vocab.PLATFORMS).index(query.platform)]
     if query.gmp_only:
         keep &= sites.gmp
-    left_out: dict[str, int] = {}
-    if query.min_available is not None:
-        unknown = keep & np.isnan(sites.available)
-        left_out["available capacity not reported"] = int(unknown.sum())
-        keep &= np.nan_to_num(sites.available, nan=-1.0) >= query.min_available
-    if query.max_lead_time is not None:
-        unknown = keep & np.isnan(sites.lead_time)
-        left_out["lead time not reported"] = int(unknown.sum())
-        keep &= np.nan_to_num(sites.lead_time, nan=np.inf) <= query.max_lead_time
     if query.scope != "any" and origin.country is not None:
         same = sites.country == origin.country
         keep &= same if query.scope == "same_country" else ~same
@@ -320,6 +311,18 @@ def search(sites: Sites, origin: Origin, query: Query, role: str) -> Result:
     if query.max_km is not None:
         near = distance <= query.max_km
         rows, distance = rows[near], distance[near]
+    # officials' filters last: left_out counts only sites every other filter would return
+    left_out: dict[str, int] = {}
+    if query.min_available is not None:
+        available = sites.available[rows]
+        left_out["available capacity not reported"] = int(np.isnan(available).sum())
+        ok = np.nan_to_num(available, nan=-1.0) >= query.min_available
+        rows, distance = rows[ok], distance[ok]
+    if query.max_lead_time is not None:
+        lead_time = sites.lead_time[rows]
+        left_out["lead time not reported"] = int(np.isnan(lead_time).sum())
+        ok = np.nan_to_num(lead_time, nan=np.inf) <= query.max_lead_time
+        rows, distance = rows[ok], distance[ok]
     matched = len(rows)
     # ties at equal distance (rounded to 0.1 km) go by what the role may see; only the sites up
     # to the limit-th distance (and its ties) are sorted

@@ -388,7 +388,9 @@ def test_openapi_is_valid_and_made_from_the_models(openapi: dict[str, Any], data
 
     validate(openapi)
     assert openapi["openapi"].startswith("3.1")
-    assert set(openapi["paths"]) == {f"/api/v1/{p}" for p in ("regions", "summary", "sites", "openapi.json")}
+    assert set(openapi["paths"]) == {
+        f"/api/v1/{p}" for p in ("regions", "summary", "sites", "partners", "openapi.json")
+    }
     parameters = {p["name"]: p for p in openapi["paths"]["/api/v1/regions"]["get"]["parameters"]}
     assert parameters["stage"]["schema"]["items"]["enum"] == list(vocab.STAGES)
     assert parameters["stage"]["explode"] is True and parameters["stage"]["schema"]["maxItems"] == 64
