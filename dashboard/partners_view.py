@@ -62,7 +62,12 @@ def layout(role: str) -> html.Div:
             html.H2("Find partners", className="h5"),
             _field(
                 "Need",
-                dcc.Dropdown(id=Ids.PARTNER_NEED, options=need_options(), placeholder="Stage or bottleneck"),
+                dcc.Dropdown(
+                    id=Ids.PARTNER_NEED,
+                    options=need_options(),
+                    placeholder="Stage or bottleneck",
+                    clearable=False,  # required; Dash 4's clear link fails axe (aria-prohibited-attr)
+                ),
                 Ids.PARTNER_NEED,
             ),
             _field(
@@ -71,6 +76,7 @@ def layout(role: str) -> html.Div:
                     id=Ids.PARTNER_ORIGIN,
                     options=[],
                     searchable=True,
+                    clearable=False,  # required; Dash 4's clear link fails axe (aria-prohibited-attr)
                     placeholder="Region, company or site — or click the map",
                 ),
                 Ids.PARTNER_ORIGIN,
@@ -260,9 +266,15 @@ def columns(role: str) -> list[dict[str, Any]]:
     return cols
 
 
+class Unchosen(ValueError):
+    """Nothing chosen yet (a prompt, not an error)."""
+
+
 def parse_origin(data: AtlasData, version: int, value: object, role: str) -> partners.Origin:
     """The origin a dropdown value names: "region:<code>", "site:<id>", "company:<key>" (its
-    nearest-to-list first visible site) or "point:<lat>,<lon>"."""
+    first site the role may see) or "point:<lat>,<lon>"."""
+    if value is None or value == "":
+        raise Unchosen("Choose where to start from: a region, company or site, or click the map.")
     if not isinstance(value, str) or ":" not in value:
         raise matchmaking.OriginError(
             "Choose where to start from: a region, company or site, or click the map.", "origin"
@@ -312,7 +324,7 @@ def parse_query(
 ) -> partners.Query:
     """The query the controls describe; ValueError with a message for the screen."""
     if not isinstance(need, str) or not need:
-        raise ValueError("Choose a need: a production stage or a bottleneck.")
+        raise Unchosen("Choose a need: a production stage or a bottleneck.")
     return partners.Query(
         need=need,
         platform=platform if isinstance(platform, str) and platform else None,
@@ -361,7 +373,9 @@ def map_layer(origin: partners.Origin, rows: list[dict[str, Any]], max_km: float
         )
     for row in rows:
         there = [row["lat"], row["lon"]]
-        layer.append(dl.Polyline(positions=[here, there], color="#8a96a3", weight=1, opacity=0.6))
+        layer.append(
+            dl.Polyline(positions=[here, there], color="#8a96a3", weight=1, opacity=0.6, interactive=False)
+        )
     for row in rows:
         layer.append(
             dl.CircleMarker(
@@ -372,6 +386,7 @@ def map_layer(origin: partners.Origin, rows: list[dict[str, Any]], max_km: float
                 weight=1.5,
                 fillColor="#b35806" if row["border"] == "cross-border" else "#542788",
                 fillOpacity=0.9,
+                bubblingMouseEvents=False,  # a marker click selects its row, not a new origin
                 children=dl.Tooltip(f"{row['rank']}. {row['company']} · {row['distance_km']:g} km"),
             )
         )
@@ -383,6 +398,7 @@ def map_layer(origin: partners.Origin, rows: list[dict[str, Any]], max_km: float
             weight=3,
             fillColor="#ffd400",
             fillOpacity=1,
+            bubblingMouseEvents=False,
             children=dl.Tooltip(f"Start: {origin.label}"),
         )
     )
@@ -496,7 +512,9 @@ def register(app: Dash, atlas: Atlas) -> None:
             place = parse_origin(data, version, origin, role)
             result = matchmaking.search(data, version, place, query, role)
         except (ValueError, PermissionError) as exc:
-            notice = html.Span(str(exc), className="text-danger")
+            notice = html.Span(
+                str(exc), className="text-muted" if isinstance(exc, Unchosen) else "text-danger"
+            )
             return [], [], notice, no_update, True, basemap, time.time()
         rows = grid_rows(result, data.names(version), role)
         viewport = {"bounds": _bounds(place, rows), "transition": "flyToBounds"}
@@ -509,6 +527,16 @@ def register(app: Dash, atlas: Atlas) -> None:
             basemap,
             time.time(),
         )
+
+    # The view is shown by another callback (dashboard.callbacks.switch_view), which may answer
+    # after run_search re-measured the map while it was still hidden (Leaflet then keeps 0 x 0):
+    # re-measure it whenever the view is shown.
+    app.clientside_callback(
+        "function (hidden) { return hidden ? window.dash_clientside.no_update : Date.now(); }",
+        Output(Ids.PARTNER_MAP, "invalidateSize", allow_duplicate=True),
+        Input(Ids.PARTNERS_VIEW, "hidden"),
+        prevent_initial_call=True,
+    )
 
     @app.callback(
         Output(Ids.PARTNER_GRID, "selectedRows"),
@@ -540,7 +568,9 @@ def register(app: Dash, atlas: Atlas) -> None:
             lat, lon = float(row["lat"]), float(row["lon"])
         except (KeyError, TypeError, ValueError):
             return [], True, ""
-        ring = dl.CircleMarker(center=[lat, lon], radius=13, color="#000000", weight=3, fill=False)
+        ring = dl.CircleMarker(
+            center=[lat, lon], radius=13, color="#000000", weight=3, fill=False, interactive=False
+        )
         hint = (
             ""
             if matchmaking.can_request(role)
