@@ -2,7 +2,9 @@
 
 from geodata.disclosure.cells import TOTAL, Cells, record_keys
 from geodata.disclosure.engine import (
+    Core,
     Release,
+    core,
     group_of,
     reason_text,
     release,
@@ -17,8 +19,10 @@ __all__ = [
     "ROLES",
     "TOTAL",
     "Cells",
+    "Core",
     "Release",
     "Rules",
+    "core",
     "group_of",
     "is_restricted",
     "reason_text",

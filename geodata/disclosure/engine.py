@@ -187,6 +187,25 @@ def published(cells: cells_mod.Cells, rules: Rules) -> dict[str, np.ndarray]:
     return out
 
 
+@dataclass(frozen=True)
+class Core:
+    """What every role's release of one filter setting is made from: the true cells, their
+    published (noisy) figures and the suppression pattern. The pattern does not depend on the
+    role, so one core serves the official's release and the restricted one alike."""
+
+    filters: Filters
+    cells: cells_mod.Cells
+    noisy: dict[str, np.ndarray]
+    why: dict[str, np.ndarray]
+
+
+def core(index: SiteIndex, filters: Filters, rules: Rules, site_keys: Mapping[str, np.ndarray]) -> Core:
+    """The cells, noisy figures and suppression pattern of ``filters`` (the costly part of a release)."""
+    cells = cells_mod.build(index, filters, dict(site_keys))
+    noisy = published(cells, rules)
+    return Core(filters, cells, noisy, pattern(cells, rules, noisy).why)
+
+
 def release(
     index: SiteIndex,
     filters: Filters,
@@ -195,17 +214,19 @@ def release(
     site_keys: Mapping[str, np.ndarray],
     all_regions: Mapping[int, Sequence[str]] | None = None,
     base: Release | None = None,
+    made: Core | None = None,
 ) -> Release:
     """What ``role`` may see of every level and the totals for ``filters``.
 
     ``all_regions`` (level -> every NUTS code of the level) adds zero rows for regions without
     sites in the countries the dataset covers. ``base`` is the release of the same filters
     without the stage filter (for specialisation; computed here when needed and not given).
+    ``made``: the :func:`core` of ``filters``, when already computed (for another role).
     """
     restricted = is_restricted(role)
-    cells = cells_mod.build(index, filters, dict(site_keys))
-    noisy = published(cells, rules)
-    why = pattern(cells, rules, noisy).why
+    if made is None or made.filters != filters:
+        made = core(index, filters, rules, site_keys)
+    cells, noisy, why = made.cells, made.noisy, made.why
     shown = noisy if restricted else {m: cells.values[m].astype(float) for m in cells.values}
     if filters.stages and base is None:
         unstaged = Filters((), filters.bottlenecks, filters.platforms, filters.countries, filters.sizes)
@@ -333,8 +354,10 @@ __all__ = [
     "DOMINANT",
     "FEW",
     "SECONDARY",
+    "Core",
     "Primary",
     "Release",
+    "core",
     "group_of",
     "pattern",
     "primary",

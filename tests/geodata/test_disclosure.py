@@ -322,3 +322,29 @@ def test_headline_counts_stay_visible_and_safe_whatever_the_key(sample_index: Si
     assert {m: why for m, why in result.totals_withheld.items() if why} == {}
     report = audit_mod.audit(sample_index, rules, keys, all_settings=[Filters()])
     assert report.failures == [], "\n".join(map(str, report.failures[:10]))
+
+
+@pytest.mark.integration
+def test_one_core_serves_both_role_groups_with_the_same_releases(sample_index: SiteIndex) -> None:
+    """The role-independent part of a release (cells, noise, pattern) computed once gives each
+    role exactly the release it gets computed on its own; a core of other filters is not used."""
+    rules = disclosure.Rules(key="core-test")
+    keys = disclosure.record_keys(sample_index.facility_id, rules.key)
+    settings = [
+        Filters(),
+        Filters(stages=("fill_finish",)),
+        Filters(bottlenecks=("vials_stoppers",), countries=("DE",)),
+    ]
+    for filters in settings:
+        made = disclosure.core(sample_index, filters, rules, keys)
+        other = disclosure.core(sample_index, Filters(platforms=("mrna",)), rules, keys)
+        for role in ("official", "cluster", "public"):
+            alone = disclosure.release(sample_index, filters, role, rules, keys)
+            for given in (made, other):
+                shared = disclosure.release(sample_index, filters, role, rules, keys, made=given)
+                for level in range(4):
+                    pd.testing.assert_frame_equal(alone.table(level), shared.table(level))
+                assert (alone.totals, alone.totals_withheld) == (shared.totals, shared.totals_withheld)
+    official = disclosure.release(sample_index, Filters(), "official", rules, keys)
+    cluster = disclosure.release(sample_index, Filters(), "cluster", rules, keys)
+    assert official.totals != cluster.totals  # the roles still differ (noise, withheld figures)
