@@ -22,8 +22,26 @@ from pathlib import Path
 
 from dash import Dash, html
 
-from dashboard import api, audit, auth, callbacks, finding, hardening, imports, profile, routes, views
+from dashboard import (
+    api,
+    audit,
+    auth,
+    callbacks,
+    finding,
+    hardening,
+    imports,
+    matchmaking,
+    overview,
+    overview_view,
+    partners_view,
+    profile,
+    requests_page,
+    routes,
+    serving,
+    views,
+)
 from dashboard.data import SAMPLE_FILE, Atlas, AtlasData, NoPublishedRound
+from dashboard.ids import Ids
 from dashboard.layout import DEFAULT_LEVEL, DEFAULT_METRIC, PRODUCT, MapStart, PageInfo, Viewer, build_layout
 from geodata import disclosure, nuts, store, vocab
 from geodata.aggregate import Filters
@@ -47,6 +65,8 @@ def create_app(data_path: str | Path | None = None, public: bool | None = None) 
     with a clear message. The bundled sample is a demo (role switcher, no accounts needed);
     any other file needs ATLAS_SECRET_KEY and ATLAS_USERS."""
     data_path = data_path or os.environ.get("ATLAS_DATA") or SAMPLE_FILE
+    if not Path(data_path).is_file():
+        raise InputError(f"{data_path}: no such file; give the survey file to serve (--data or ATLAS_DATA)")
     public = auth.env_flag("ATLAS_PUBLIC") if public is None else public
     try:
         rules = disclosure.Rules.from_env()
@@ -59,8 +79,9 @@ def create_app(data_path: str | Path | None = None, public: bool | None = None) 
         raise InputError(
             f"cannot open the survey store ({type(exc).__name__}: {reason}); check ATLAS_DATABASE_URL"
         ) from None
+    shared = serving.shared_cache()  # Redis when ATLAS_REDIS_URL is set, else per-process caches
     try:
-        atlas = Atlas(survey_store, data_path, rules=rules)
+        atlas = Atlas(survey_store, data_path, rules=rules, shared=shared)
     except store.StoreError as exc:
         raise InputError(str(exc)) from None
     atlas.start.warm()
@@ -72,12 +93,13 @@ def create_app(data_path: str | Path | None = None, public: bool | None = None) 
         assets_folder=str(ASSETS),
         serve_locally=True,
         compress=True,
-        on_error=hardening.callback_error_handler,
+        on_error=hardening.callback_errors(shown_in=Ids.URL_NOTICE),  # logged, and the id shown
     )
     app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
     auth.configure(app.server, demo=demo, public=public)
     hardening.harden(app.server)
     audit.configure(app.server, survey_store)
+    serving.install(app.server, atlas, shared)  # request log with ids, /readyz
 
     # what Dash checks callbacks against: the whole page, with no figure in it (built outside any
     # request, where the layout function below would only give the signed-out placeholder)
@@ -115,9 +137,12 @@ def create_app(data_path: str | Path | None = None, public: bool | None = None) 
     callbacks.register(app, atlas)
     callbacks.register_profiles(app, atlas)
     callbacks.register_site_cards(app, atlas)
+    partners_view.register(app, atlas)
+    overview_view.register(app, atlas)
     routes.register(app.server, atlas)
     api.register(app.server, atlas)
     imports.register(app.server, atlas)
+    requests_page.register(app.server, atlas)
     return app
 
 
@@ -128,6 +153,8 @@ def _warm_more(atlas: Atlas) -> None:
         profile.warm_round(atlas.start)
         for role in ("official", "cluster"):
             finding.index(atlas.start, role)
+        matchmaking.sites(atlas.start, vocab.NUTS_YEARS[0])
+        overview.warm_round(atlas.start)
     except Exception:  # a failure here only means the first request builds it
         logging.getLogger(__name__).exception("warming the profiles failed")
 
@@ -193,5 +220,10 @@ else:
 
     def __getattr__(name: str) -> object:
         if name == "server":
-            return _default_app().server
+            try:
+                return _default_app().server
+            except (InputError, nuts.NutsDataError, auth.ConfigError) as exc:
+                # one line from gunicorn, not a worker's traceback (gunicorn.conf.py's boot check
+                # finds these before any worker starts; this is for `gunicorn app:server` alone)
+                raise serving.load_failure(" ".join(str(exc).split())) from None
         raise AttributeError(name)

@@ -4,7 +4,7 @@ Roles (DATA_MODEL.md, "Confidentiality"): ``official`` sees everything, ``cluste
 ``public`` (anonymous, cluster rules) only when switched on. ``configure(server, demo=, public=)``
 installs one ``before_request`` guard: pages redirect to ``/login?next=...``; ``/api/``, ``/_dash-``
 and ``/atlas/`` requests (and XHR/JSON ones) get ``401 {"error": "sign in required"}``. Static
-assets, ``/login``, ``/logout`` and ``/healthz`` stay open. ``Authorization: Bearer <token>``
+assets, ``/login``, ``/logout``, ``/healthz`` and ``/readyz`` stay open. ``Authorization: Bearer <token>``
 signs a request in as the token's owner (tokens from ``python -m dashboard.users token NAME``).
 
 In demo mode (the bundled fictional sample) there are no passwords: ``/login`` offers a role
@@ -15,6 +15,7 @@ The sign-in page's HTML is rendered by dashboard.login_page.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import os
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlencode, urlsplit
 
 from flask import (
@@ -59,7 +61,8 @@ ROLES = ("official", "cluster", "public")
 MIN_SECRET_LENGTH = 32
 SESSION_LIFETIME = timedelta(hours=8)
 LOGIN_PATH, LOGOUT_PATH, HEALTH_PATH, DEMO_PREFIX = "/login", "/logout", "/healthz", "/demo/"
-OPEN_PATHS = frozenset({LOGIN_PATH, LOGOUT_PATH, HEALTH_PATH, "/_favicon.ico"})
+READY_PATH = "/readyz"  # dashboard.serving: database, boundaries, current round (no data in it)
+OPEN_PATHS = frozenset({LOGIN_PATH, LOGOUT_PATH, HEALTH_PATH, READY_PATH, "/_favicon.ico"})
 #: Served without sign-in, and their Cache-Control is left as the route set it.
 STATIC_PREFIXES = ("/assets/", "/_dash-component-suites/")
 #: Machine requests: refused with 401 JSON instead of a redirect to the sign-in page.
@@ -102,6 +105,17 @@ class SignInStatus:
     action_href: str
 
 
+class Throttle(Protocol):
+    """Counts failed sign-ins per user name and per address (``_Throttle`` in this process;
+    dashboard.cache.SharedThrottle across workers and hosts)."""
+
+    def blocked(self, name: str, address: str) -> bool: ...
+
+    def fail(self, name: str, address: str) -> None: ...
+
+    def clear(self, name: str) -> None: ...
+
+
 class _Throttle:
     """Failed sign-ins per user name and per address in a sliding window (in-process)."""
 
@@ -142,9 +156,14 @@ class _State:
     demo: bool
     public: bool
     source: store.UsersFile | None
-    dummy_hash: str = field(default_factory=lambda: store.hash_password(secrets.token_hex(16)))
-    throttle: _Throttle = field(default_factory=_Throttle)
+    throttle: Throttle = field(default_factory=_Throttle)
     stylesheet: str | None = None
+
+    @functools.cached_property
+    def dummy_hash(self) -> str:
+        """What unknown names are checked against (argon2 takes ~1 s: made on first use, not
+        while each worker boots)."""
+        return store.hash_password(secrets.token_hex(16))
 
 
 # --- asking who is there ------------------------------------------------------------------------
@@ -233,6 +252,15 @@ def _users_source() -> store.UsersFile:
     return store.UsersFile(path)
 
 
+def check_settings(*, demo: bool) -> None:
+    """Raise ConfigError naming what to set when ``configure`` would refuse to start (for a boot
+    check before any worker starts)."""
+    env_flag(PUBLIC_ENV)
+    env_flag(HTTPS_ENV)
+    if not demo:
+        _users_source()
+
+
 def configure(server: Flask, *, demo: bool, public: bool) -> None:
     """Put sign-in in front of ``server``.
 
@@ -268,6 +296,13 @@ def configure(server: Flask, *, demo: bool, public: bool) -> None:
     server.before_request(_guard)
     server.after_request(_cache_headers)
     _add_routes(server, state)
+
+
+def share_throttle(server: Flask, make: Callable[[Throttle], Throttle]) -> None:
+    """Count failed sign-ins in ``make(local)`` (e.g. one shared by every worker and host, with
+    this process's own throttle as its fallback)."""
+    state: _State = server.extensions[_EXTENSION]
+    state.throttle = make(state.throttle)
 
 
 def _load_session_user(state: _State, session_id: str) -> AuthUser | None:

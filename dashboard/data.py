@@ -16,8 +16,10 @@ import json
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol, cast
 
 import numpy as np
 import pandas as pd
@@ -30,6 +32,17 @@ from layers import geometry
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_FILE = ROOT / "data" / "sample_facilities.csv"
+
+
+class SharedResults(Protocol):
+    """Where a result computed by one process is kept for every other (``dashboard.cache``:
+    Redis); ``get`` gives None for anything it does not have."""
+
+    def get(self, key: str) -> Any: ...
+
+    def set(self, key: str, value: Any, timeout: int | None = None) -> None: ...
+
+    def compute_once(self, key: str, compute: Callable[[], Any], usable: Callable[[Any], bool]) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,14 @@ def geometry_payload(kind: str, etag: object) -> Payload | None:
     return _GEOMETRY.get((kind, etag)) if isinstance(etag, str) else None
 
 
+def import_start_file(store: Store, path: Path) -> str:
+    """Import the start-up file as a published round named after it, or reuse the round with
+    its checksum (what ``Atlas`` does on start; a deployment does it once before the workers
+    start). Returns the round's name; raises as ``Store.import_file``."""
+    checksum = hashlib.sha256(path.read_bytes()).hexdigest()
+    return store.import_file(path, _round_name(store, path, checksum), "atlas", publish=True).round.name
+
+
 def _round_name(store: Store, path: Path, checksum: str) -> str:
     """The file's name without its suffix, or with a checksum prefix when another file has it."""
     taken = {info.name: info.checksum for info in store.rounds()}
@@ -87,6 +108,7 @@ class AtlasData:
         *,
         round_info: RoundInfo | None = None,
         shapes: Shapes | None = None,
+        shared: SharedResults | None = None,
     ) -> None:
         self.rules = rules or disclosure.Rules.from_env()
         self.scale = scale
@@ -119,6 +141,13 @@ class AtlasData:
         #: names this dataset in URLs, so browsers never reuse another dataset's cached sites
         #: (keyed, so that it says nothing about the file to someone who holds a copy of it)
         self.fingerprint = hashlib.sha256(f"{self.rules.key}:{checksum}".encode()).hexdigest()[:16]
+        #: results shared with other workers and hosts are keyed by everything they depend on:
+        #: the round (its name and checksum never change together), the rules with their key
+        #: (hashed), how sites are placed
+        self.shared = shared
+        self.shared_key = hashlib.sha256(
+            repr((self.rules, self.round, checksum, scale, tolerance_km)).encode()
+        ).hexdigest()[:24]
         self.is_sample = checksum == sample_checksum()
         self.countries = sorted(set(self.facilities["country"].dropna()))
         self.map_countries = sorted(set(vocab.EU_MEMBER_STATES) | set(self.countries))
@@ -129,6 +158,8 @@ class AtlasData:
         self.placed = functools.cache(self._placed)
         self.index = functools.cache(self._index)
         self._releases = functools.lru_cache(maxsize=512)(self._release)
+        # the role-independent part of a release, shared by the two role groups' releases
+        self._cores = functools.lru_cache(maxsize=192)(self._core)  # the overview reads 176 settings
         self.site_keys = functools.cache(self._site_keys)
         self.sites_geojson = functools.cache(self._sites_geojson)
 
@@ -141,9 +172,12 @@ class AtlasData:
         scale: str = "20M",
         tolerance_km: float = 10.0,
         shapes: Shapes | None = None,
+        shared: SharedResults | None = None,
     ) -> AtlasData:
         """The stored round ``info`` (``shapes``: reused if it draws the same countries)."""
-        return cls(SAMPLE_FILE, rules, scale, tolerance_km, store, round_info=info, shapes=shapes)
+        return cls(
+            SAMPLE_FILE, rules, scale, tolerance_km, store, round_info=info, shapes=shapes, shared=shared
+        )
 
     @property
     def stem(self) -> str:
@@ -192,15 +226,34 @@ class AtlasData:
         return self._releases(version, filters, disclosure.group_of(role))
 
     def _release(self, version: int, filters: Filters, group: str) -> disclosure.Release:
+        # shared between workers and hosts under a key naming the role group; what is read back
+        # must also say it is that group's release of these filters, or it is computed here
+        if self.shared is None:
+            return self._compute_release(version, filters, group)
+        setting = hashlib.sha256(repr(filters).encode()).hexdigest()[:24]
+        key = f"release:{self.shared_key}:{version}:{group}:{setting}"
+
+        def usable(found: object) -> bool:
+            return isinstance(found, disclosure.Release) and found.role == group and found.filters == filters
+
+        # computed by one thread of one process at a time; the others wait for its result
+        made = self.shared.compute_once(key, lambda: self._compute_release(version, filters, group), usable)
+        return cast(disclosure.Release, made)
+
+    def _compute_release(self, version: int, filters: Filters, group: str) -> disclosure.Release:
         base = None
         if filters.stages:
             unstaged = Filters((), filters.bottlenecks, filters.platforms, filters.countries, filters.sizes)
             base = self._releases(version, unstaged, group)
         all_regions = {level: self.level_codes(version, level) for level in vocab.NUTS_LEVELS}
         index = self.index(version)
+        made = self._cores(version, filters)
         return disclosure.release(
-            index, filters, group, self.rules, self.site_keys(version), all_regions, base
+            index, filters, group, self.rules, self.site_keys(version), all_regions, base, made
         )
+
+    def _core(self, version: int, filters: Filters) -> disclosure.Core:
+        return disclosure.core(self.index(version), filters, self.rules, self.site_keys(version))
 
     def regions(self, version: int, level: int, filters: Filters, role: str) -> pd.DataFrame:
         """Per-region figures of one level as ``role`` may see them."""
@@ -312,16 +365,19 @@ class Atlas:
         scale: str = "20M",
         tolerance_km: float = 10.0,
         keep: int = 4,
+        shared: SharedResults | None = None,
     ) -> None:
         self.store = store
         self.rules = rules or disclosure.Rules.from_env()
         self.scale, self.tolerance_km, self.keep = scale, tolerance_km, keep
-        self.start = AtlasData(start_path, self.rules, scale, tolerance_km, store=store)
+        self.shared = shared
+        self.start = AtlasData(start_path, self.rules, scale, tolerance_km, store=store, shared=shared)
         #: the demo (role switcher, no accounts) serves the bundled sample file itself
         self.demo = Path(start_path).resolve() == SAMPLE_FILE.resolve()
         self._started = self.start.published_at
         self._lock = threading.Lock()
         self._loaded: OrderedDict[tuple[str, str], AtlasData] = OrderedDict()
+        self._loading: dict[tuple[str, str], threading.Lock] = {}
         self._loaded[(str(self.start.round), self.start.checksum)] = self.start
 
     def published(self) -> list[RoundInfo]:
@@ -358,15 +414,34 @@ class Atlas:
             if found is not None:
                 self._loaded.move_to_end(key)
                 return found
-        data = AtlasData.of_round(
-            self.store, info, self.rules, self.scale, self.tolerance_km, shapes=self.start.shapes
-        )
-        with self._lock:
-            found = self._loaded.setdefault(key, data)
-            self._loaded.move_to_end(key)
-            while len(self._loaded) > self.keep:
-                self._loaded.popitem(last=False)
+            # one thread reads a round; the others asking for it meanwhile wait for that one (a
+            # just-published round is asked for by every request thread at once)
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:
+            with self._lock:
+                found = self._loaded.get(key)
+            if found is None:
+                found = AtlasData.of_round(
+                    self.store,
+                    info,
+                    self.rules,
+                    self.scale,
+                    self.tolerance_km,
+                    shapes=self.start.shapes,
+                    shared=self.shared,
+                )
+            with self._lock:
+                found = self._loaded.setdefault(key, found)
+                self._loaded.move_to_end(key)
+                while len(self._loaded) > self.keep:
+                    self._loaded.popitem(last=False)
+                self._loading.pop(key, None)
         return found
+
+    def loaded(self, name: str) -> AtlasData | None:
+        """The round ``name`` if this process holds it in memory (no store access)."""
+        with self._lock:
+            return next((data for (n, _c), data in self._loaded.items() if n == name), None)
 
     def prepare(self, name: str) -> None:
         """Load a just-published round and build what its first page needs (both NUTS versions

@@ -235,6 +235,22 @@ def callback_error_handler(err: Exception) -> None:
     _log(logging.ERROR, None, f"{where} failed", err)
 
 
+def callback_errors(shown_in: str) -> Callable[[Exception], None]:
+    """Dash ``on_error`` that also tells the user: as :func:`callback_error_handler`, and the
+    component ``shown_in`` of the page (a notice line) says that something went wrong, with the
+    request id to quote (the id of the log line)."""
+
+    def handle(err: Exception) -> None:
+        callback_error_handler(err)
+        if has_request_context():
+            from dash import set_props  # here: this module otherwise needs Flask only
+
+            message = f"Something went wrong on the server (reference {request_id()}); please try again."
+            set_props(shown_in, {"children": message})
+
+    return handle
+
+
 def request_id() -> str:
     """This request's id: the client's X-Request-ID when it is short and plain, else a new random one."""
     if not has_request_context():

@@ -13,16 +13,19 @@ then publishes or discards the round.
 Officials only: any other role gets 403 on every one of these paths, whatever the method (the
 sign-in guard sends anonymous visitors to sign in first). The pages are rendered on the server
 with Jinja's autoescaping (file and round names are user input) and need no script: the job page
-refreshes itself. An import runs in a background thread of this process, through
-``Store.import_file``: one transaction, so a failed or killed import leaves the store as it was.
+refreshes itself. An import runs in a background thread of the worker that received it, through
+``Store.import_file``: one transaction, so a failed or killed import leaves the store as it was;
+its progress is kept where every worker and host reads it (dashboard.serving_jobs).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import logging
 import os
+import re
 import tempfile
 import threading
 import uuid
@@ -38,10 +41,12 @@ from flask import Flask, Response, abort, redirect, request
 from flask.typing import ResponseReturnValue
 from werkzeug.utils import secure_filename
 
-from dashboard import audit, auth, hardening, profile
+from dashboard import audit, auth, hardening, matchmaking, overview, profile, serving
+from dashboard.cache import SharedCache
 from dashboard.data import Atlas
 from dashboard.exports import to_csv_bytes
-from geodata import nuts, readers
+from dashboard.serving_jobs import BEAT_SECONDS, JobBoard, jobs_folder
+from geodata import nuts, readers, vocab
 from geodata.store import StoreError, UnknownRound
 from geodata.store.importing import check_name
 from geodata.store.reports import ImportReport
@@ -54,8 +59,7 @@ DEFAULT_MAX_UPLOAD_MB = 200
 SUFFIXES = readers.CSV_SUFFIXES + readers.EXCEL_SUFFIXES + readers.GPKG_SUFFIXES + readers.PARQUET_SUFFIXES
 #: Rows of a table shown on the report page (the CSV downloads hold every row).
 SHOWN_ROWS = 500
-#: Finished jobs kept for their pages.
-KEEP_JOBS = 50
+_JOB_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def max_upload_bytes() -> int:
@@ -71,7 +75,7 @@ def max_upload_bytes() -> int:
 
 @dataclass
 class Job:
-    """One import under way or finished in this process."""
+    """One import under way or finished (its state is on the job board: any worker shows it)."""
 
     id: str
     user: str
@@ -85,40 +89,61 @@ class Job:
     reused: bool = False
 
 
-class Jobs:
-    """The imports started in this process, newest last."""
+def _state(job: Job) -> dict[str, object]:
+    return {**dataclasses.asdict(job), "started": job.started.timestamp()}
 
-    def __init__(self, atlas: Atlas) -> None:
+
+def _job(state: dict[str, Any]) -> Job:
+    fields = {f.name for f in dataclasses.fields(Job)}
+    started = dt.datetime.fromtimestamp(float(state["started"]), dt.UTC)
+    return Job(**{**{k: v for k, v in state.items() if k in fields}, "started": started})
+
+
+class Jobs:
+    """The imports of this app. Each runs in a thread of the worker that received the upload;
+    its state is on a job board (dashboard.serving_jobs: Redis, else a folder on this host), so
+    that whichever worker or host answers the job page shows it."""
+
+    def __init__(self, atlas: Atlas, board: JobBoard | None = None) -> None:
         self.atlas = atlas
-        self._jobs: dict[str, Job] = {}
-        self._lock = threading.Lock()
+        shared = atlas.shared if isinstance(atlas.shared, SharedCache) else None
+        self.board = board or JobBoard(jobs_folder(atlas.store.url), shared)
 
     def start(self, upload: Path, file_name: str, round_name: str, user: str) -> Job:
         job = Job(uuid.uuid4().hex, user, file_name, round_name, dt.datetime.now(dt.UTC))
-        with self._lock:
-            self._jobs[job.id] = job
-            while len(self._jobs) > KEEP_JOBS:
-                oldest = next(iter(self._jobs))
-                if self._jobs[oldest].status == "running":
-                    break
-                del self._jobs[oldest]
+        self.board.save(_state(job))
         threading.Thread(
             target=self._run, args=(job, upload), name=f"import-{job.id[:8]}", daemon=True
         ).start()
         return job
 
     def get(self, job_id: str) -> Job | None:
-        with self._lock:
-            return self._jobs.get(job_id)
+        state = self.board.load(job_id) if _JOB_ID.fullmatch(job_id) else None
+        return None if state is None else _job(state)
 
     def running(self) -> list[Job]:
-        with self._lock:
-            return [job for job in self._jobs.values() if job.status == "running"]
+        return [_job(state) for state in self.board.recent() if state.get("status") == "running"]
 
     def _run(self, job: Job, upload: Path) -> None:
+        lock, finished = threading.Lock(), threading.Event()
+
+        def save() -> None:
+            with lock:  # one writer at a time, and no heartbeat after the last state
+                if not finished.is_set():
+                    self.board.save(_state(job))
+
+        def beat() -> None:
+            while not finished.wait(BEAT_SECONDS):
+                save()
+
+        def progress(line: str) -> None:
+            job.lines.append(line)
+            save()
+
+        threading.Thread(target=beat, name=f"import-beat-{job.id[:8]}", daemon=True).start()
         try:
             report = self.atlas.store.import_file(
-                upload, job.round_name, job.user, publish=False, progress=job.lines.append
+                upload, job.round_name, job.user, publish=False, progress=progress
             )
             job.round, job.reused, job.status = report.round.name, report.reused, "done"
         except (readers.InputError, StoreError, nuts.NutsDataError) as exc:
@@ -130,6 +155,9 @@ class Jobs:
                 "failed",
             )
         finally:
+            with lock:
+                finished.set()
+                self.board.save(_state(job))
             upload.unlink(missing_ok=True)
             upload.parent.rmdir()
 
@@ -297,7 +325,8 @@ def register(server: Flask, atlas: Atlas) -> Jobs:
         except StoreError as exc:  # e.g. publishing a discarded round
             return index(str(exc), "warning", 409)
         audit.record(action, f"round {info.name}")
-        if action == "publish":  # build it now, before the first map asks for it
+        if action == "publish":  # build it now, before the first map asks for it (here and elsewhere)
+            serving.announce_round(atlas, info.name)
             threading.Thread(
                 target=_prepare, args=(atlas, info.name), name="prepare-round", daemon=True
             ).start()
@@ -326,6 +355,8 @@ def _prepare(atlas: Atlas, name: str) -> None:
     atlas.prepare(name)
     try:
         profile.warm_round(atlas.get(name))
+        matchmaking.sites(atlas.get(name), vocab.NUTS_YEARS[0])
+        overview.warm_round(atlas.get(name))
     except Exception:
         log.exception("warming the profiles of round %r failed; they are built on first use", name)
 

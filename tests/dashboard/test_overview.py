@@ -416,9 +416,14 @@ def test_a_failed_build_says_so_and_is_tried_again(
 
 @pytest.fixture(scope="module")
 def app(real_nuts: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Dash, Atlas]:
-    path = tmp_path_factory.mktemp("overview-app") / "survey.csv"
+    folder = tmp_path_factory.mktemp("overview-app")
+    path = folder / "survey.csv"
     path.write_text(csv_text(SITES), encoding="utf-8")
-    atlas = Atlas(store.connect(), path, rules=disclosure.Rules(key="test-key"))
+    # a store of its own: a round published into the session's store would become the default
+    # round of every later test's app
+    atlas = Atlas(
+        store.connect(f"sqlite:///{folder / 'atlas.sqlite'}"), path, rules=disclosure.Rules(key="test-key")
+    )
     dash_app = Dash(__name__)
     dash_app.layout = html.Div(overview_view.layout())
     auth.configure(dash_app.server, demo=True, public=False)
