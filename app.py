@@ -40,7 +40,7 @@ from dashboard import (
     serving,
     views,
 )
-from dashboard.data import SAMPLE_FILE, Atlas, AtlasData, NoPublishedRound
+from dashboard.data import SAMPLE_FILE, Atlas, AtlasData, NoPublishedRound, warming
 from dashboard.ids import Ids
 from dashboard.layout import DEFAULT_LEVEL, DEFAULT_METRIC, PRODUCT, MapStart, PageInfo, Viewer, build_layout
 from geodata import disclosure, nuts, store, vocab
@@ -85,7 +85,8 @@ def create_app(data_path: str | Path | None = None, public: bool | None = None) 
     except store.StoreError as exc:
         raise InputError(str(exc)) from None
     atlas.start.warm()
-    threading.Thread(target=_warm_more, args=(atlas,), name="warm-profiles", daemon=True).start()
+    if warming():
+        threading.Thread(target=_warm_more, args=(atlas,), name="warm-profiles", daemon=True).start()
     demo = atlas.demo
     app = Dash(
         __name__,

@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import json
 import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -32,6 +33,13 @@ from layers import geometry
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_FILE = ROOT / "data" / "sample_facilities.csv"
+
+
+def warming() -> bool:
+    """Whether to build region profiles, search indexes, partner arrays and the bottleneck
+    overview in the background after start and after a publish (``ATLAS_WARM``, default yes;
+    ``no`` builds each on first use: for tests and short-lived processes)."""
+    return os.environ.get("ATLAS_WARM", "yes").strip().lower() not in ("no", "0", "false", "off")
 
 
 class SharedResults(Protocol):

@@ -43,7 +43,7 @@ from werkzeug.utils import secure_filename
 
 from dashboard import audit, auth, hardening, matchmaking, overview, profile, serving
 from dashboard.cache import SharedCache
-from dashboard.data import Atlas
+from dashboard.data import Atlas, warming
 from dashboard.exports import to_csv_bytes
 from dashboard.serving_jobs import BEAT_SECONDS, JobBoard, jobs_folder
 from geodata import nuts, readers, vocab
@@ -353,6 +353,8 @@ def register(server: Flask, atlas: Atlas) -> Jobs:
 def _prepare(atlas: Atlas, name: str) -> None:
     """A just-published round: loaded, placed, default views and profiles built."""
     atlas.prepare(name)
+    if not warming():
+        return
     try:
         profile.warm_round(atlas.get(name))
         matchmaking.sites(atlas.get(name), vocab.NUTS_YEARS[0])

@@ -13,6 +13,10 @@ import pytest
 from geodata import nuts, placement
 
 REPO = Path(__file__).resolve().parent.parent
+# the apps the tests start build profiles, search indexes and the overview on first use, not in
+# a background thread each (dozens of apps warming at once would slow the run several times);
+# tests of the warm-up call it themselves
+os.environ.setdefault("ATLAS_WARM", "no")
 SAMPLE_FACILITIES = REPO / "data" / "sample_facilities.csv"
 REAL_NUTS_FILES = (
     *(f"NUTS_RG_20M_2021_4326_LEVL_{level}.geojson" for level in range(4)),

@@ -129,3 +129,18 @@ def test_an_unreachable_store_stops_the_start_with_one_line(monkeypatch, capsys)
     err = capsys.readouterr().err
     assert err.startswith("error: cannot open the survey store") and "ATLAS_DATABASE_URL" in err
     assert "Traceback" not in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, True), ("yes", True), ("no", False), ("OFF", False), ("0", False)]
+)
+def test_background_warming_is_on_unless_switched_off(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, expected: bool
+) -> None:
+    from dashboard.data import warming
+
+    if value is None:
+        monkeypatch.delenv("ATLAS_WARM", raising=False)
+    else:
+        monkeypatch.setenv("ATLAS_WARM", value)
+    assert warming() is expected
