@@ -14,8 +14,9 @@ from dash.exceptions import PreventUpdate
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
-from dashboard import audit, auth, finding, inputs, layout, profile, profile_view, tables, urlstate, views
-from dashboard.data import Atlas, AtlasData, NoPublishedRound
+from dashboard import audit, finding, inputs, layout, profile, profile_view, tables, urlstate, views
+from dashboard.data import Atlas, AtlasData
+from dashboard.guards import chosen_round, signed_in_role
 from dashboard.ids import Ids
 from geodata import nuts, records, vocab
 from geodata.aggregate import Filters
@@ -33,15 +34,6 @@ FILTER_STATES = [State(i.component_id, i.component_property) for i in FILTER_INP
 FILTER_NAMES = ("stage", "bottleneck", "platform", "country", "size")
 
 
-def _role() -> str:
-    """The signed-in role; a request without one never gets here (the sign-in guard), but if it
-    does, nothing is computed for it."""
-    role = auth.current_role()
-    if role is None:
-        raise PreventUpdate
-    return role
-
-
 def _parse(data: AtlasData, **raw: object) -> tuple[inputs.MapInputs, list[str]]:
     return inputs.parse_map_inputs(raw, data.countries)
 
@@ -53,15 +45,6 @@ def _filtered(
     such as version and level), their aggregation filters, and a notice per unusable value."""
     got, notices = _parse(data, **scalars, **dict(zip(FILTER_NAMES, chosen, strict=True)))
     return got, inputs.filters_from_inputs(got), notices
-
-
-def _round(atlas: Atlas, value: object) -> tuple[AtlasData, list[str]]:
-    """The published round the page asks for (or the default, with a notice)."""
-    try:
-        data, notice = atlas.resolve(value)
-    except NoPublishedRound:
-        raise PreventUpdate from None
-    return data, [notice] if notice else []
 
 
 def _earlier(
@@ -113,7 +96,7 @@ def register(app: Dash, atlas: Atlas) -> None:
         """The address and the controls, kept in step: opening or going back to an address
         restores its view; changing a control writes the view into the address (a new history
         entry, so back and forward walk through the changes)."""
-        _role()
+        signed_in_role()
         unchanged = [no_update] * len(SYNCED)
         if ctx.triggered_id in (None, Ids.URL):
             if ctx.triggered_id is None and not search:
@@ -179,10 +162,10 @@ def register(app: Dash, atlas: Atlas) -> None:
         *FILTER_INPUTS,
     )
     def update_table(view, round_, version, level, stages, bottlenecks, platforms, countries, sizes):
-        role = _role()
+        role = signed_in_role()
         if view != "table":
             return no_update  # built when shown
-        data, _notices = _round(atlas, round_)
+        data, _notices = chosen_round(atlas, round_)
         got, filters, _more = _filtered(
             data, (stages, bottlenecks, platforms, countries, sizes), version=version, level=level
         )
@@ -208,8 +191,8 @@ def register(app: Dash, atlas: Atlas) -> None:
     def update_map(
         round_, compare, version, level, metric, stages, bottlenecks, platforms, countries, sizes, scheme, k
     ):
-        role = _role()
-        data, notices = _round(atlas, round_)
+        role = signed_in_role()
+        data, notices = chosen_round(atlas, round_)
         got, filters, more = _filtered(
             data,
             (stages, bottlenecks, platforms, countries, sizes),
@@ -239,8 +222,8 @@ def register(app: Dash, atlas: Atlas) -> None:
         Input(Ids.ROUND, "value"),
     )
     def country_options(round_):
-        _role()
-        data, _notices = _round(atlas, round_)
+        signed_in_role()
+        data, _notices = chosen_round(atlas, round_)
         return views.country_options(data)
 
     @app.callback(
@@ -249,8 +232,8 @@ def register(app: Dash, atlas: Atlas) -> None:
         Input(Ids.VERSION, "value"),
     )
     def update_basemap(round_, version):
-        _role()
-        data, _notices = _round(atlas, round_)
+        signed_in_role()
+        data, _notices = chosen_round(atlas, round_)
         got, _notices = _parse(data, version=version)
         return views.geo_url("basemap", got.version, None, data.basemap_geojson(got.version).etag)
 
@@ -268,11 +251,11 @@ def register(app: Dash, atlas: Atlas) -> None:
     def show_region(
         feature, round_, compare, version, level, metric, stages, bottlenecks, platforms, countries, sizes
     ):
-        role = _role()
+        role = signed_in_role()
         code = inputs.region_code(feature)
         if code is None:
             return "Hover over a region"
-        data, _notices = _round(atlas, round_)
+        data, _notices = chosen_round(atlas, round_)
         got, filters, _notices = _filtered(
             data,
             (stages, bottlenecks, platforms, countries, sizes),
@@ -305,10 +288,10 @@ def register(app: Dash, atlas: Atlas) -> None:
         prevent_initial_call=True,
     )
     def update_sites(query):
-        role = _role()
+        role = signed_in_role()
         if not isinstance(query, dict) or query.get("show") is not True:
             return None, {}
-        data, _notices = _round(atlas, query.get("round"))
+        data, _notices = chosen_round(atlas, query.get("round"))
         raw_filters = query.get("filters")
         if not isinstance(raw_filters, list) or len(raw_filters) != len(FILTER_NAMES):
             raw_filters = [None] * len(FILTER_NAMES)
@@ -329,10 +312,10 @@ def register(app: Dash, atlas: Atlas) -> None:
         prevent_initial_call=True,
     )
     def download_sites(clicks, round_, version, stages, bottlenecks, platforms, countries, sizes):
-        role = _role()
+        role = signed_in_role()
         if not clicks:
             return no_update
-        data, _notices = _round(atlas, round_)
+        data, _notices = chosen_round(atlas, round_)
         got, filters, _notices = _filtered(
             data, (stages, bottlenecks, platforms, countries, sizes), version=version
         )
@@ -350,10 +333,10 @@ def register(app: Dash, atlas: Atlas) -> None:
         prevent_initial_call=True,
     )
     def download_regions(clicks, round_, version, level, stages, bottlenecks, platforms, countries, sizes):
-        role = _role()
+        role = signed_in_role()
         if not clicks:
             return no_update
-        data, _notices = _round(atlas, round_)
+        data, _notices = chosen_round(atlas, round_)
         got, filters, _notices = _filtered(
             data, (stages, bottlenecks, platforms, countries, sizes), version=version, level=level
         )
@@ -389,7 +372,7 @@ def register_profiles(app: Dash, atlas: Atlas) -> None:
         prevent_initial_call=True,
     )
     def click_region(feature):
-        _role()
+        signed_in_role()
         code = inputs.region_code(feature)
         if code is None:
             raise PreventUpdate
@@ -401,7 +384,7 @@ def register_profiles(app: Dash, atlas: Atlas) -> None:
         prevent_initial_call=True,
     )
     def close_profile(clicks):
-        _role()
+        signed_in_role()
         if not clicks:
             raise PreventUpdate
         return None
@@ -415,10 +398,10 @@ def register_profiles(app: Dash, atlas: Atlas) -> None:
         *FILTER_INPUTS,
     )
     def show_profile(code, round_, version, stages, bottlenecks, platforms, countries, sizes):
-        role = _role()
+        role = signed_in_role()
         if not isinstance(code, str) or not code:
             return [], True
-        data, _notices = _round(atlas, round_)
+        data, _notices = chosen_round(atlas, round_)
         got, filters, _more = _filtered(
             data, (stages, bottlenecks, platforms, countries, sizes), version=version
         )
@@ -442,10 +425,10 @@ def register_profiles(app: Dash, atlas: Atlas) -> None:
         prevent_initial_call=True,
     )
     def search_options(query, round_, version):
-        role = _role()
+        role = signed_in_role()
         if not isinstance(query, str) or not query.strip():
             raise PreventUpdate  # keep the chosen option listed
-        data, _notices = _round(atlas, round_)
+        data, _notices = chosen_round(atlas, round_)
         got, _more = _parse(data, version=version)
         return finding.options(data, role, query, got.version)
 
@@ -461,10 +444,10 @@ def register_profiles(app: Dash, atlas: Atlas) -> None:
         prevent_initial_call=True,
     )
     def choose(value, round_, version, level):
-        role = _role()
+        role = signed_in_role()
         if not isinstance(value, str) or ":" not in value:
             raise PreventUpdate
-        data, _notices = _round(atlas, round_)
+        data, _notices = chosen_round(atlas, round_)
         got, _more = _parse(data, version=version, level=level)
         kind, _sep, key = value.partition(":")
         if kind == "region":
@@ -488,7 +471,7 @@ def register_profiles(app: Dash, atlas: Atlas) -> None:
         Input(Ids.URL, "search"),
     )
     def region_page(pathname, search):
-        role = _role()
+        role = signed_in_role()
         if not isinstance(pathname, str) or not pathname.startswith(REGION_PREFIX):
             return [], True, False
         wanted = pathname.removeprefix(REGION_PREFIX).strip("/")
@@ -562,10 +545,10 @@ def register_site_cards(app: Dash, atlas: Atlas) -> None:
         prevent_initial_call=True,
     )
     def show_site(facility_id, round_, version):
-        role = _role()
+        role = signed_in_role()
         if not facility_id:
             return [], False
-        data, _notices = _round(atlas, round_)
+        data, _notices = chosen_round(atlas, round_)
         got, _more = _parse(data, version=version)
         chosen = facility_id.split("#", 1)[0] if isinstance(facility_id, str) else facility_id
         fields = finding.site_card(data, role, got.version, chosen)

@@ -61,7 +61,6 @@ class Ids:
     PARTNER_EXPORT = "partner-export"
     PARTNER_DOWNLOAD = "partner-download"
     PARTNER_GRID = "partner-grid"
-    PARTNER_RESULT = "partner-result"
     PARTNER_REQUEST = "partner-request"
     PARTNER_REQUEST_HINT = "partner-request-hint"
     PARTNER_MY_REQUESTS = "partner-my-requests"

@@ -19,9 +19,10 @@ import dash_leaflet as dl
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard import audit, auth, inputs, overview, overview_parts
-from dashboard.data import Atlas, AtlasData, NoPublishedRound
+from dashboard import audit, inputs, overview, overview_parts
+from dashboard.data import Atlas, AtlasData
 from dashboard.exports import to_csv_bytes
+from dashboard.guards import chosen_round, signed_in_role
 from dashboard.ids import Ids
 from geodata import vocab
 from layers import geometry
@@ -189,24 +190,9 @@ def layout() -> html.Div:
 # --- callbacks ----------------------------------------------------------------------------------
 
 
-def _role() -> str:
-    role = auth.current_role()
-    if role is None:  # the sign-in guard answers first; nothing is computed without a role
-        raise PreventUpdate
-    return role
-
-
-def _round(atlas: Atlas, value: object) -> tuple[AtlasData, list[str]]:
-    try:
-        data, notice = atlas.resolve(value)
-    except NoPublishedRound:
-        raise PreventUpdate from None
-    return data, [notice] if notice else []
-
-
 def _built(atlas: Atlas, round_: object, version: object, role: str) -> tuple[AtlasData, overview.Overview]:
     """The round's overview for ``role`` if it is built (never starts a build)."""
-    data, _notices = _round(atlas, round_)
+    data, _notices = chosen_round(atlas, round_)
     got, _why = inputs.parse_version(version)
     found = overview.cached(data, got, role)
     if found is None:
@@ -254,10 +240,10 @@ def register(app: Dash, atlas: Atlas) -> None:
     )
     def overview_status(view, round_, version, _ticks):
         """While the view is shown: the overview's state, polling until it is built."""
-        role = _role()
+        role = signed_in_role()
         if view != VIEW:
             return no_update, True, no_update, no_update
-        data, notices = _round(atlas, round_)
+        data, notices = chosen_round(atlas, round_)
         got, why = inputs.parse_version(version)
         notices += [why] if why else []
         found = overview.prepare(data, got, role, retry=ctx.triggered_id != Ids.OVERVIEW_POLL)
@@ -279,7 +265,7 @@ def register(app: Dash, atlas: Atlas) -> None:
         prevent_initial_call=True,
     )
     def overview_figures(ready, round_, version, chosen):
-        role = _role()
+        role = signed_in_role()
         if not ready:
             raise PreventUpdate
         _data, found = _built(atlas, round_, version, role)
@@ -300,7 +286,7 @@ def register(app: Dash, atlas: Atlas) -> None:
     )
     def overview_pick(matrix_click, country_click, _clicks):
         """A clicked matrix or country cell, or a ranked row's button, picks its bottleneck."""
-        _role()
+        signed_in_role()
         trigger = ctx.triggered_id
         if isinstance(trigger, dict):
             clicked = any(t.get("value") for t in ctx.triggered if isinstance(t, dict))
@@ -327,7 +313,7 @@ def register(app: Dash, atlas: Atlas) -> None:
         State(Ids.VERSION, "value"),
     )
     def overview_chosen(bottleneck, ready, round_, version):
-        role = _role()
+        role = signed_in_role()
         if not ready:
             raise PreventUpdate
         data, found = _built(atlas, round_, version, role)
@@ -351,7 +337,7 @@ def register(app: Dash, atlas: Atlas) -> None:
         State(Ids.VERSION, "value"),
     )
     def overview_ranked(ready, distance, by, round_, version):
-        role = _role()
+        role = signed_in_role()
         if not ready:
             raise PreventUpdate
         _data, found = _built(atlas, round_, version, role)
@@ -367,7 +353,7 @@ def register(app: Dash, atlas: Atlas) -> None:
         prevent_initial_call=True,
     )
     def overview_download_matrix(clicks, round_, version):
-        role = _role()
+        role = signed_in_role()
         if not clicks:
             raise PreventUpdate
         data, found = _built(atlas, round_, version, role)
@@ -385,7 +371,7 @@ def register(app: Dash, atlas: Atlas) -> None:
         prevent_initial_call=True,
     )
     def overview_download_ranked(clicks, round_, version, distance, by):
-        role = _role()
+        role = signed_in_role()
         if not clicks:
             raise PreventUpdate
         data, found = _built(atlas, round_, version, role)

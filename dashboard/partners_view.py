@@ -23,8 +23,9 @@ import numpy as np
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard import audit, auth, finding, matchmaking, views
-from dashboard.data import Atlas, AtlasData, NoPublishedRound
+from dashboard import audit, auth, finding, inputs, matchmaking, views
+from dashboard.data import Atlas, AtlasData
+from dashboard.guards import chosen_round, signed_in_role
 from dashboard.ids import Ids
 from geodata import disclosure, nuts, partners, vocab
 from geodata.companies import normalise_name
@@ -192,7 +193,6 @@ def layout(role: str) -> html.Div:
     )
     return html.Div(
         [
-            dcc.Store(id=Ids.PARTNER_RESULT),
             html.Div(controls, className="atlas-partner-aside"),
             html.Div(
                 [
@@ -429,20 +429,11 @@ def _summary(origin: partners.Origin, query: partners.Query, result: partners.Re
 def register(app: Dash, atlas: Atlas) -> None:
     """The Partners view's callbacks."""
 
-    def role_now() -> str:
-        role = auth.current_role()
-        if role is None:
-            raise PreventUpdate
-        return role
-
     def round_data(value: object) -> AtlasData:
-        try:
-            return atlas.resolve(value)[0]
-        except NoPublishedRound:
-            raise PreventUpdate from None
+        return chosen_round(atlas, value)[0]
 
     def version_of(value: object) -> int:
-        return value if value in vocab.NUTS_YEARS and isinstance(value, int) else vocab.NUTS_YEARS[0]
+        return inputs.parse_version(value)[0]
 
     @app.callback(
         Output(Ids.PARTNER_ORIGIN, "options"),
@@ -454,7 +445,7 @@ def register(app: Dash, atlas: Atlas) -> None:
         prevent_initial_call=True,
     )
     def origin_options(query, chosen, current, round_, version):
-        role = role_now()
+        role = signed_in_role()
         if not isinstance(query, str) or not query.strip():
             raise PreventUpdate  # keep the chosen option listed
         found = finding.options(round_data(round_), role, query, version_of(version))
@@ -468,7 +459,7 @@ def register(app: Dash, atlas: Atlas) -> None:
         prevent_initial_call=True,
     )
     def origin_from_map(click):
-        role_now()
+        signed_in_role()
         try:
             lat, lon = float(click["latlng"]["lat"]), float(click["latlng"]["lng"])
             if not (abs(lat) <= 90 and abs(lon) <= 180):
@@ -502,7 +493,7 @@ def register(app: Dash, atlas: Atlas) -> None:
     def run_search(
         view, need, origin, platform, gmp, scope, max_km, min_available, max_lead, limit, round_, version
     ):
-        role = role_now()
+        role = signed_in_role()
         if view != "partners":
             raise PreventUpdate  # computed when shown
         data, version = round_data(round_), version_of(version)
@@ -544,7 +535,7 @@ def register(app: Dash, atlas: Atlas) -> None:
         prevent_initial_call=True,
     )
     def select_from_map(_clicks):
-        role_now()
+        signed_in_role()
         chosen = ctx.triggered_id
         if not isinstance(chosen, dict) or not ctx.triggered or not ctx.triggered[0].get("value"):
             raise PreventUpdate
@@ -557,7 +548,7 @@ def register(app: Dash, atlas: Atlas) -> None:
         Input(Ids.PARTNER_GRID, "selectedRows"),
     )
     def show_selected(selected):
-        role = role_now()
+        role = signed_in_role()
         row = (
             selected[0] if isinstance(selected, list) and selected and isinstance(selected[0], dict) else None
         )
@@ -597,7 +588,7 @@ def register(app: Dash, atlas: Atlas) -> None:
     def export(
         clicks, need, origin, platform, gmp, scope, max_km, min_available, max_lead, limit, round_, version
     ):
-        role = role_now()
+        role = signed_in_role()
         if not clicks:
             raise PreventUpdate
         data, version = round_data(round_), version_of(version)
@@ -623,7 +614,7 @@ def register(app: Dash, atlas: Atlas) -> None:
         prevent_initial_call=True,
     )
     def open_request(clicks, selected, need):
-        role = role_now()
+        role = signed_in_role()
         if not clicks or not matchmaking.can_request(role):
             raise PreventUpdate
         row = selected[0] if isinstance(selected, list) and selected and isinstance(selected[0], dict) else {}
@@ -642,7 +633,7 @@ def register(app: Dash, atlas: Atlas) -> None:
         prevent_initial_call=True,
     )
     def send_request(clicks, selected, need, message, round_, version):
-        role = role_now()
+        role = signed_in_role()
         if not clicks:
             raise PreventUpdate
         row = selected[0] if isinstance(selected, list) and selected and isinstance(selected[0], dict) else {}
@@ -665,7 +656,7 @@ def register(app: Dash, atlas: Atlas) -> None:
         Input(Ids.VIEW, "value"),
     )
     def show_my_requests(view):
-        role = role_now()
+        role = signed_in_role()
         if view != "partners":
             raise PreventUpdate
         return my_requests(atlas, auth.current_user_name() or role, role)
